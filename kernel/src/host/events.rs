@@ -1,0 +1,50 @@
+//! `tessera:plugin/events`: publishing on the event bus.
+//!
+//! The permission check is real: a topic outside the manifest's
+//! `capabilities.events.publish` is refused. The durable bus itself is not
+//! part of this kernel yet, so an allowed publish reports `unavailable`
+//! rather than pretending the event was stored.
+
+use tessera_host_api::bindings::tessera::plugin::events::{self, PublishError};
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::runtime::HostState;
+
+/// Largest event payload, in bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+
+fn is_topic(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic.split('.').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+impl events::Host for HostState {
+    async fn publish(&mut self, topic: String, payload: Vec<u8>) -> Result<String, PublishError> {
+        if !is_topic(&topic) {
+            return Err(PublishError::InvalidTopic(format!(
+                "`{topic}` is not a dotted topic of lower-case segments"
+            )));
+        }
+        if !self.plugin.manifest().may_publish(&topic) {
+            return Err(PublishError::NotPermitted(format!(
+                "plugin `{}` may not publish `{topic}`; add it to capabilities.events.publish",
+                self.plugin.id()
+            )));
+        }
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(PublishError::PayloadTooLarge(payload.len() as u64));
+        }
+        Err(PublishError::Unavailable(
+            "this kernel has no event bus yet; the event was not stored".into(),
+        ))
+    }
+}
+
+pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    events::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
+}

@@ -1,0 +1,29 @@
+//! The HTTP front door: hyper 1 (HTTP/1.1 and HTTP/2), request ids, JSON
+//! errors, kernel endpoints and routing of `/api/<mount>/...` to plugins.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::runtime::Runtime;
+
+mod error;
+mod plugin_route;
+mod request_id;
+mod router;
+mod server;
+mod system;
+
+pub use error::ApiError;
+pub use server::{Server, ShutdownSignal};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+
+/// What every request handler can reach.
+pub struct AppState {
+    /// The plugin runtime.
+    pub runtime: Arc<Runtime>,
+    /// Whether the kernel accepts traffic (false while starting and
+    /// draining); reported by `/readyz`.
+    pub ready: AtomicBool,
+}

@@ -1,0 +1,18 @@
+//! The Tessera kernel: a minimal, trusted host for sandboxed WebAssembly
+//! component plugins.
+//!
+//! - [`runtime`]: wasmtime engine, compile cache, per-call instances with
+//!   memory and time limits;
+//! - [`host`]: the WIT host interfaces plugins import;
+//! - [`storage`]: durable key-value storage, one namespace per plugin;
+//! - [`http`]: the hyper server, routing `/api/<mount>/...` to plugins;
+//! - [`plugin_build`]: building plugin crates into components;
+//! - [`serve`]: `tessera serve`, tying it together.
+
+pub mod host;
+pub mod http;
+pub mod metrics;
+pub mod plugin_build;
+pub mod runtime;
+pub mod serve;
+pub mod storage;

@@ -1,0 +1,256 @@
+//! One call into a plugin: a fresh instance from the plugin's pre-instantiated
+//! component, with its memory limit and deadline, and failures turned into
+//! [`CallError`]s that name what went wrong.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tessera_host_api::bindings::Plugin;
+use tessera_host_api::bindings::tessera::plugin::http_types::{Request, Response};
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::{HostState, LoadedPlugin, Runtime};
+
+/// Grace period after a plugin's deadline for host calls (which epochs do
+/// not interrupt) to finish before the call is abandoned.
+const HOST_CALL_GRACE: Duration = Duration::from_secs(1);
+
+/// Why a call into a plugin failed. The kernel and other plugins are
+/// unaffected; only this call is lost.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The plugin trapped (a panic, an `unreachable`, an out-of-bounds access).
+    #[error("plugin `{plugin}` crashed: {message}")]
+    Trapped {
+        /// Plugin id.
+        plugin: String,
+        /// The trap.
+        message: String,
+    },
+    /// The plugin ran past its time limit and was stopped.
+    #[error("plugin `{plugin}` exceeded its time limit of {limit_ms} ms and was stopped")]
+    Timeout {
+        /// Plugin id.
+        plugin: String,
+        /// Its `limits.timeout-ms` (or what was left of the caller's).
+        limit_ms: u64,
+    },
+    /// The plugin tried to grow its memory past its limit.
+    #[error("plugin `{plugin}` exceeded its memory limit of {limit} bytes")]
+    OutOfMemory {
+        /// Plugin id.
+        plugin: String,
+        /// Its `limits.memory`.
+        limit: u64,
+    },
+    /// Every instance slot of the engine is busy.
+    #[error("the kernel is at its limit of concurrent plugin instances; retry shortly")]
+    Overloaded,
+    /// The instance could not be created.
+    #[error("plugin `{plugin}` could not be instantiated: {message}")]
+    Instantiate {
+        /// Plugin id.
+        plugin: String,
+        /// wasmtime's explanation.
+        message: String,
+    },
+}
+
+impl CallError {
+    /// A short label for metrics: `trap`, `timeout`, `out_of_memory`, ...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Trapped { .. } => "trap",
+            CallError::Timeout { .. } => "timeout",
+            CallError::OutOfMemory { .. } => "out_of_memory",
+            CallError::Overloaded => "overloaded",
+            CallError::Instantiate { .. } => "instantiate",
+        }
+    }
+}
+
+/// Who and what a call is for.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The HTTP request id (or a label for background work).
+    pub request_id: String,
+    /// How many `invoke` calls deep this call is (0 for a request).
+    pub depth: u32,
+    /// When the call must end: inherited from the caller, or (inside the
+    /// call) the effective deadline of this call.
+    pub deadline: Option<Instant>,
+}
+
+impl CallContext {
+    /// The context of an HTTP request.
+    pub fn request(request_id: String) -> Self {
+        Self {
+            request_id,
+            depth: 0,
+            deadline: None,
+        }
+    }
+
+    /// The context of kernel-initiated work (migrations, jobs, events).
+    pub fn background(label: String) -> Self {
+        Self::request(label)
+    }
+
+    /// The context of an `invoke` made from this call.
+    pub fn nested(&self, deadline: Instant) -> Self {
+        Self {
+            request_id: self.request_id.clone(),
+            depth: self.depth + 1,
+            deadline: Some(deadline),
+        }
+    }
+}
+
+/// A store ready to run one call, with its deadline.
+struct Prepared {
+    store: Store<HostState>,
+    deadline: Instant,
+    limit_ms: u64,
+}
+
+impl Runtime {
+    /// Serve `request` with a fresh instance of `plugin`.
+    pub async fn call_handler(
+        self: &Arc<Self>,
+        plugin: Arc<LoadedPlugin>,
+        request: Request,
+        context: CallContext,
+    ) -> Result<Response, CallError> {
+        let mut prepared = self.prepare_store(plugin.clone(), context);
+        let deadline = prepared.deadline + HOST_CALL_GRACE;
+        let outcome = tokio::time::timeout_at(deadline.into(), async {
+            let instance = instantiate(&plugin, &mut prepared.store).await?;
+            instance
+                .tessera_plugin_handler()
+                .call_handle(&mut prepared.store, &request)
+                .await
+        })
+        .await;
+        self.finish(&plugin, &prepared, outcome)
+    }
+
+    /// Run `plugin`'s `migrate` export.
+    pub(super) async fn call_migrate(
+        self: &Arc<Self>,
+        plugin: Arc<LoadedPlugin>,
+        from_version: Option<String>,
+        context: CallContext,
+    ) -> Result<Result<(), String>, CallError> {
+        let mut prepared = self.prepare_store(plugin.clone(), context);
+        let deadline = prepared.deadline + HOST_CALL_GRACE;
+        let outcome = tokio::time::timeout_at(deadline.into(), async {
+            let instance = instantiate(&plugin, &mut prepared.store).await?;
+            instance
+                .tessera_plugin_lifecycle()
+                .call_migrate(&mut prepared.store, from_version.as_deref())
+                .await
+        })
+        .await;
+        self.finish(&plugin, &prepared, outcome)
+    }
+
+    fn prepare_store(
+        self: &Arc<Self>,
+        plugin: Arc<LoadedPlugin>,
+        mut context: CallContext,
+    ) -> Prepared {
+        let mut limit_ms = plugin.manifest().limits.timeout_ms;
+        let now = Instant::now();
+        let mut deadline = now + Duration::from_millis(limit_ms);
+        if let Some(inherited) = context.deadline
+            && inherited < deadline
+        {
+            // An invoked plugin gets what is left of its caller's time.
+            deadline = inherited;
+            limit_ms = u64::try_from(inherited.saturating_duration_since(now).as_millis())
+                .unwrap_or(u64::MAX);
+        }
+        // Host functions (invoke) see the deadline that applies to this call.
+        context.deadline = Some(deadline);
+        let mut store = Store::new(&self.engine, HostState::new(self.clone(), plugin, context));
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        Prepared {
+            store,
+            deadline,
+            limit_ms,
+        }
+    }
+
+    fn finish<T>(
+        &self,
+        plugin: &LoadedPlugin,
+        prepared: &Prepared,
+        outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, CallError> {
+        let error = match outcome {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(error)) => classify(plugin, prepared, &error),
+            Err(_elapsed) => CallError::Timeout {
+                plugin: plugin.id().to_owned(),
+                limit_ms: prepared.limit_ms,
+            },
+        };
+        let state = prepared.store.data();
+        tracing::warn!(
+            plugin = %plugin.id(),
+            request_id = %state.context.request_id,
+            kind = error.kind(),
+            stderr = %state.stderr_text(),
+            "plugin call failed: {error}"
+        );
+        self.metrics
+            .record_plugin_failure(plugin.id(), error.kind());
+        Err(error)
+    }
+}
+
+async fn instantiate(
+    plugin: &LoadedPlugin,
+    store: &mut Store<HostState>,
+) -> wasmtime::Result<Plugin> {
+    plugin.pre().instantiate_async(store).await
+}
+
+fn classify(plugin: &LoadedPlugin, prepared: &Prepared, error: &wasmtime::Error) -> CallError {
+    let id = plugin.id().to_owned();
+    if prepared.store.data().limiter.exceeded() {
+        return CallError::OutOfMemory {
+            plugin: id,
+            limit: plugin.manifest().limits.memory,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => CallError::Timeout {
+            plugin: id,
+            limit_ms: prepared.limit_ms,
+        },
+        Some(trap) => CallError::Trapped {
+            plugin: id,
+            message: trap.to_string(),
+        },
+        None => {
+            let message = format!("{error:#}");
+            if message.contains("concurrent") && message.contains("limit") {
+                CallError::Overloaded
+            } else {
+                CallError::Trapped {
+                    plugin: id,
+                    message: error.root_cause().to_string(),
+                }
+            }
+        }
+    }
+}

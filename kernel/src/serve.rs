@@ -1,0 +1,141 @@
+//! `tessera serve`: open storage, load plugins, serve HTTP until a signal,
+//! drain, close storage.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::http::{AppState, Server, ShutdownSignal};
+use crate::metrics::Metrics;
+use crate::plugin_build::{self, PluginCrate};
+use crate::runtime::{EngineSettings, PluginSource, Runtime};
+use crate::storage::{SledStorage, Storage};
+
+/// Everything `tessera serve` can be told.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Data directory: database, compile cache, configuration.
+    pub data: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directories holding plugin crates (or one plugin each).
+    pub plugin_roots: Vec<PathBuf>,
+    /// Build plugin crates before loading them.
+    pub build: bool,
+    /// Where compiled components are cached (default: `<data>/cache`).
+    pub cache_dir: Option<PathBuf>,
+    /// How long to wait for in-flight requests on shutdown.
+    pub drain_timeout: Duration,
+    /// Engine pool sizing.
+    pub engine: EngineSettings,
+}
+
+/// Run the kernel until `shutdown` resolves.
+pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.data)
+        .with_context(|| format!("cannot create data directory {}", options.data.display()))?;
+    let db_dir = options.data.join("db");
+    let storage: Arc<dyn Storage> = Arc::new(SledStorage::open(&db_dir).with_context(|| {
+        format!(
+            "cannot open the database in {}; is another tessera using this data directory?",
+            db_dir.display()
+        )
+    })?);
+    let metrics = Arc::new(Metrics::new());
+    let cache_dir = options
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| options.data.join("cache"));
+    let runtime = Arc::new(Runtime::new(
+        &options.engine,
+        storage.clone(),
+        metrics,
+        cache_dir,
+    )?);
+
+    let plugin_dirs = plugin_build::discover(&options.plugin_roots)?;
+    let crates = open_crates(&plugin_dirs);
+    if options.build && !crates.is_empty() {
+        println!("Building {} plugin(s)", crates.len());
+        let to_build = crates.clone();
+        tokio::task::spawn_blocking(move || plugin_build::build(&to_build))
+            .await?
+            .context("building plugins failed; fix the error above or start with --no-build")?;
+    }
+    load_plugins(&runtime, &crates, &options.data).await;
+
+    let state = Arc::new(AppState {
+        runtime: runtime.clone(),
+        ready: AtomicBool::new(false),
+    });
+    let server = Server::bind(options.listen, state.clone(), options.drain_timeout)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let address = server.local_addr()?;
+    state.ready.store(true, Ordering::Release);
+    println!("Tessera listening on http://{address}");
+    let _ = std::io::stdout().flush();
+    server.run(shutdown).await;
+    storage.close().context("closing the database")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn open_crates(dirs: &[PathBuf]) -> Vec<PluginCrate> {
+    dirs.iter()
+        .filter_map(|dir| match PluginCrate::open(dir) {
+            Ok(plugin) => Some(plugin),
+            Err(error) => {
+                tracing::error!(dir = %dir.display(), %error, "skipping plugin");
+                eprintln!("Skipping {}: {error}", dir.display());
+                None
+            }
+        })
+        .collect()
+}
+
+async fn load_plugins(runtime: &Arc<Runtime>, crates: &[PluginCrate], data: &Path) {
+    for plugin in crates {
+        let id = &plugin.manifest.plugin.id;
+        let outcome = async {
+            let component = plugin.built_component()?;
+            let source = PluginSource {
+                manifest: plugin.manifest.clone(),
+                component,
+                config_overrides: config_overrides(data, id)?,
+            };
+            runtime.load(&source).await?;
+            anyhow::Ok(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => println!(
+                "Loaded {id} {} at /api/{}/",
+                plugin.manifest.plugin.version, plugin.manifest.plugin.mount
+            ),
+            Err(error) => {
+                tracing::error!(plugin = %id, error = format!("{error:#}"), "plugin not loaded");
+                eprintln!("Plugin {id} not loaded: {error:#}");
+            }
+        }
+    }
+}
+
+/// Administrator overrides from `<data>/config/<plugin id>.toml`, a table of
+/// string values.
+fn config_overrides(data: &Path, id: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let path = data.join("config").join(format!("{id}.toml"));
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("{}: expected a table of string values", path.display()))
+}

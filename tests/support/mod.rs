@@ -1,0 +1,261 @@
+//! The end-to-end harness: build the plugins once, start the real `tessera`
+//! binary on a temporary data directory and a free loopback port, and talk
+//! to it over HTTP. Every test file includes this module.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("kernel/ has a parent")
+        .to_path_buf()
+}
+
+/// The `tessera` binary cargo built for these tests.
+pub fn tessera() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tessera"))
+}
+
+/// Plugin directories every test kernel loads.
+pub fn plugin_roots() -> Vec<PathBuf> {
+    let root = repo_root();
+    vec![root.join("examples/hello"), root.join("tests/fixtures")]
+}
+
+/// Build hello and the fixtures once per test binary, with the real
+/// `tessera plugin build`.
+pub fn build_plugins() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(tessera())
+            .arg("plugin")
+            .arg("build")
+            .args(plugin_roots())
+            .current_dir(repo_root())
+            .stdout(Stdio::null())
+            .status()
+            .expect("run tessera plugin build");
+        assert!(status.success(), "tessera plugin build failed: {status}");
+    });
+}
+
+/// A status and a body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub request_id: Option<String>,
+    pub content_type: Option<String>,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("body is not JSON ({error}): {}", self.body))
+    }
+
+    /// `error.code` of a JSON error body.
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// A running kernel.
+pub struct Kernel {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    log: Arc<Mutex<String>>,
+    agent: ureq::Agent,
+}
+
+impl Kernel {
+    /// Start a kernel on `data` with the test plugins (already built) and
+    /// the shared compile cache.
+    pub fn start(data: &Path) -> Kernel {
+        start_with_cache(data, &repo_root().join("target/tessera-test-cache"))
+    }
+}
+
+/// Start a kernel on `data` with its compile cache in `cache`.
+pub fn start_with_cache(data: &Path, cache: &Path) -> Kernel {
+    build_plugins();
+    let mut command = Command::new(tessera());
+    command
+        .arg("serve")
+        .arg("--data")
+        .arg(data)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--no-build",
+            "--drain-timeout",
+            "10",
+        ])
+        .arg("--cache")
+        .arg(cache);
+    for root in plugin_roots() {
+        command.arg("--plugins").arg(root);
+    }
+    let mut child = command
+        .env("RUST_LOG", "info")
+        .current_dir(repo_root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tessera serve");
+    let log = Arc::new(Mutex::new(String::new()));
+    let stderr = child.stderr.take().expect("stderr piped");
+    let stderr_log = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut log = stderr_log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (address_tx, address_rx) = mpsc::channel();
+    let stdout_log = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(address) = line.strip_prefix("Tessera listening on ") {
+                let _ = address_tx.send(address.trim().to_owned());
+            }
+            let mut log = stdout_log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let base = match address_rx.recv_timeout(Duration::from_secs(180)) {
+        Ok(base) => base,
+        Err(_) => {
+            let _ = child.kill();
+            panic!(
+                "tessera did not start; its output:\n{}",
+                log.lock().unwrap()
+            );
+        }
+    };
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    Kernel {
+        child,
+        base,
+        log,
+        agent,
+    }
+}
+
+impl Kernel {
+    /// Everything the kernel printed so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let mut response = response.expect("HTTP exchange with tessera");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let request_id = header("x-request-id");
+        let content_type = header("content-type");
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        Reply {
+            status,
+            body,
+            request_id,
+            content_type,
+        }
+    }
+
+    /// GET `path`.
+    pub fn get(&self, path: &str) -> Reply {
+        Self::reply(self.agent.get(format!("{}{path}", self.base)).call())
+    }
+
+    /// POST `body` as JSON to `path`.
+    pub fn post(&self, path: &str, body: &str) -> Reply {
+        Self::reply(
+            self.agent
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .send(body),
+        )
+    }
+
+    /// PUT `body` to `path`.
+    pub fn put(&self, path: &str, body: &str) -> Reply {
+        Self::reply(self.agent.put(format!("{}{path}", self.base)).send(body))
+    }
+
+    /// Kill the process with SIGKILL: no shutdown, no flush.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL tessera");
+        let _ = self.child.wait();
+    }
+
+    /// Send SIGTERM and wait for a clean exit.
+    pub fn terminate(mut self) {
+        send_sigterm(self.child.id());
+        let status = self.child.wait().expect("wait for tessera");
+        assert!(
+            status.success(),
+            "tessera exited with {status}; log:\n{}",
+            self.log()
+        );
+    }
+
+    /// Send SIGTERM without waiting.
+    pub fn send_sigterm(&self) {
+        send_sigterm(self.child.id());
+    }
+
+    /// Wait for the process to exit; returns whether it exited cleanly.
+    pub fn wait(mut self) -> bool {
+        self.child
+            .wait()
+            .map(|status| status.success())
+            .unwrap_or(false)
+    }
+}
+
+fn send_sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
