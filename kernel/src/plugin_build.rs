@@ -179,13 +179,11 @@ pub fn build(plugins: &[PluginCrate]) -> Result<(), BuildError> {
         let mut command = Command::new(cargo());
         command
             .current_dir(root)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                WASM_TARGET,
-                "--target-dir",
-            ])
+            .args(["build", "--release", "--target", WASM_TARGET])
+            // Components carry their name section for backtraces, not DWARF:
+            // line tables would make them ten times larger.
+            .args(["--config", "profile.release.debug=false"])
+            .arg("--target-dir")
             .arg(target_dir(root));
         for plugin in plugins
             .iter()

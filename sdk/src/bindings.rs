@@ -16,7 +16,7 @@
 //! ```
 
 wit_bindgen::generate!({
-    path: "/tmp/tessera-wit",
+    path: "../wit",
     world: "plugin",
     generate_all,
     pub_export_macro: true,
