@@ -138,15 +138,22 @@ fn a_restart_loads_components_from_the_compile_cache() {
     let cache = data.path().join("cache-probe");
     // The shared test cache may already hold hello; a fresh one shows both
     // the compile and the cached load.
+    let all_ready = |log: &str| log.matches("component ready").count() >= support::PLUGIN_COUNT;
     let first = support::start_with_cache(data.path(), &cache);
-    assert!(first.log().contains("from_cache=false"), "{}", first.log());
+    let log = first.log_when(all_ready);
+    assert_eq!(
+        log.matches("from_cache=false").count(),
+        support::PLUGIN_COUNT,
+        "{log}"
+    );
     first.terminate();
     let second = support::start_with_cache(data.path(), &cache);
-    assert!(
-        !second.log().contains("from_cache=false"),
-        "{}",
-        second.log()
+    let log = second.log_when(all_ready);
+    assert_eq!(
+        log.matches("from_cache=true").count(),
+        support::PLUGIN_COUNT,
+        "{log}"
     );
-    assert!(second.log().contains("from_cache=true"));
+    assert!(!log.contains("from_cache=false"), "{log}");
     assert_eq!(second.get("/api/hello/greet/again").status, 200);
 }

@@ -44,7 +44,11 @@ fn a_trapping_plugin_gets_a_clear_error_and_the_kernel_keeps_serving() {
     assert_names_request_id(&reply);
     // The panic message reaches the log, with the request id.
     let id = reply.request_id.clone().unwrap();
-    let log = kernel.log();
+    let failure_logged = |log: &str| {
+        log.lines()
+            .any(|line| line.contains(&id) && line.contains("plugin call failed"))
+    };
+    let log = kernel.log_when(failure_logged);
     assert!(log.contains("deliberate trap for tests"), "{log}");
     assert!(
         log.lines()

@@ -24,6 +24,9 @@ pub fn tessera() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tessera"))
 }
 
+/// How many plugins every test kernel loads: hello and four fixtures.
+pub const PLUGIN_COUNT: usize = 5;
+
 /// Plugin directories every test kernel loads.
 pub fn plugin_roots() -> Vec<PathBuf> {
     let root = repo_root();
@@ -166,6 +169,21 @@ impl Kernel {
     /// Everything the kernel printed so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// The log once `ready` holds for it; the log as it is after 10 s
+    /// otherwise. Output reaches the harness through a pipe and a reader
+    /// thread, so a line the kernel wrote before answering may arrive after
+    /// the answer.
+    pub fn log_when(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if ready(&log) || std::time::Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The process id.

@@ -14,7 +14,7 @@ use tessera_host_api::bindings::tessera::plugin::http_types::{
 
 use super::error::ApiError;
 use super::{AppState, MAX_BODY_BYTES};
-use crate::runtime::{CallContext, CallError};
+use crate::runtime::{CallContext, CallError, LoadedPlugin};
 
 /// Headers that describe one connection and are never forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -28,22 +28,25 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-/// Serve a request for the plugin mounted at `mount`.
+/// The answer for a mount no plugin serves.
+pub fn no_such_mount(mount: &str) -> Response<Full<Bytes>> {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "plugin_not_found",
+        format!("no plugin is mounted at `/api/{mount}`; GET /plugins lists the mounts"),
+    )
+    .into_response()
+}
+
+/// Serve a request with `plugin`; `path` is the part below its mount.
 pub async fn serve(
     state: &Arc<AppState>,
+    plugin: Arc<LoadedPlugin>,
     request: Request<Incoming>,
-    mount: &str,
     path: String,
     request_id: &str,
 ) -> Response<Full<Bytes>> {
-    let Some(plugin) = state.runtime.by_mount(mount) else {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            "plugin_not_found",
-            format!("no plugin is mounted at `/api/{mount}`; GET /plugins lists the mounts"),
-        )
-        .into_response();
-    };
+    let mount = plugin.manifest().plugin.mount.clone();
     let wit_request = match into_wit_request(request, path, request_id).await {
         Ok(wit_request) => wit_request,
         Err(error) => return error.into_response(),
@@ -54,7 +57,7 @@ pub async fn serve(
         .call_handler(plugin, wit_request, context)
         .await
     {
-        Ok(response) => from_wit_response(response, mount),
+        Ok(response) => from_wit_response(response, &mount),
         Err(error) => call_error(&error, request_id).into_response(),
     }
 }

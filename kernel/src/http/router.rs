@@ -72,13 +72,12 @@ async fn dispatch(
             Some(slash) => rest.split_at(slash),
             None => (rest, "/"),
         };
-        let mount = mount.to_owned();
-        let plugin_path = plugin_path.to_owned();
-        let response = plugin_route::serve(state, request, &mount, plugin_path, id).await;
-        let route = match state.runtime.by_mount(&mount) {
-            Some(_) => format!("/api/{mount}"),
-            None => "unmatched".to_owned(),
+        let Some(plugin) = state.runtime.by_mount(mount) else {
+            return ("unmatched".to_owned(), plugin_route::no_such_mount(mount));
         };
+        let route = format!("/api/{mount}");
+        let plugin_path = plugin_path.to_owned();
+        let response = plugin_route::serve(state, plugin, request, plugin_path, id).await;
         return (route, response);
     }
     (
