@@ -46,7 +46,6 @@ pub async fn serve(
     path: String,
     request_id: &str,
 ) -> Response<Full<Bytes>> {
-    let mount = plugin.manifest().plugin.mount.clone();
     let wit_request = match into_wit_request(request, path, request_id).await {
         Ok(wit_request) => wit_request,
         Err(error) => return error.into_response(),
@@ -54,10 +53,10 @@ pub async fn serve(
     let context = CallContext::request(request_id.to_owned());
     match state
         .runtime
-        .call_handler(plugin, wit_request, context)
+        .call_handler(plugin.clone(), wit_request, context)
         .await
     {
-        Ok(response) => from_wit_response(response, &mount),
+        Ok(response) => from_wit_response(response, &plugin.manifest().plugin.mount),
         Err(error) => call_error(&error, request_id).into_response(),
     }
 }
