@@ -7,11 +7,13 @@
 //! - [`storage`]: durable key-value storage, one namespace per plugin;
 //! - [`http`]: the hyper server, routing `/api/<mount>/...` to plugins;
 //! - [`plugin_build`]: building plugin crates into components;
+//! - [`package`]: signed plugin packages (`.tpkg`), keys and the trust store;
 //! - [`serve`]: `tessera serve`, tying it together.
 
 pub mod host;
 pub mod http;
 pub mod metrics;
+pub mod package;
 pub mod plugin_build;
 pub mod runtime;
 pub mod serve;
