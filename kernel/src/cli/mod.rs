@@ -39,7 +39,12 @@ enum Command {
 struct DataDir {
     /// Data directory (database, compile cache, trust store, plugin
     /// configuration).
-    #[arg(long, env = "TESSERA_DATA", default_value = "./tessera-data")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "TESSERA_DATA",
+        default_value = "./tessera-data"
+    )]
     data: PathBuf,
 }
 
