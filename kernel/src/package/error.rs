@@ -38,9 +38,7 @@ pub enum PackageError {
         reason: String,
     },
     /// An entry, or the whole unpacked archive, is larger than allowed.
-    #[error(
-        "{entry} is larger than the {limit} bytes a package may hold there; a package this large was not made by `tessera plugin pack`"
-    )]
+    #[error("{entry} is larger than {}, the most a package may hold there", human_size(*limit))]
     TooLarge {
         /// The entry, or `the unpacked archive`.
         entry: String,
@@ -131,7 +129,7 @@ pub enum PackageError {
         entry: String,
     },
     /// The manifest inside the package is invalid.
-    #[error("plugin.toml in the package is invalid: {0}")]
+    #[error("the package's manifest is invalid: {0}")]
     Manifest(#[source] ManifestError),
     /// The component or native library is not what its entry says it is.
     #[error("`{entry}` is not a valid payload: {reason}")]
@@ -159,5 +157,16 @@ impl PackageError {
             path: path.to_path_buf(),
             source,
         }
+    }
+}
+
+/// `64 MiB`, `4 KiB` or `100 bytes`.
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
     }
 }

@@ -47,6 +47,8 @@ mod trust;
 mod verification;
 
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;
