@@ -86,7 +86,7 @@ impl Package {
             })
         };
         let kind = metadata::parse(text(required(EntryKind::Metadata, entry::METADATA)?)?)?;
-        let payload = payload_entry(&raw, &kind)?;
+        let payload = single_payload(&raw, &kind)?;
         payload::check(&kind, &payload.name, &payload.data)?;
         let manifest_text = text(required(EntryKind::Manifest, entry::MANIFEST)?)?.to_owned();
         let manifest = Manifest::parse(&manifest_text).map_err(PackageError::Manifest)?;
@@ -249,7 +249,7 @@ fn check_signature(text: &str, digests_text: &str) -> Result<PackageSignature, P
 }
 
 /// The single payload entry, which must agree with the metadata's kind.
-fn payload_entry<'a>(
+fn single_payload<'a>(
     raw: &'a [RawEntry],
     kind: &PackageKind,
 ) -> Result<&'a RawEntry, PackageError> {
