@@ -3,7 +3,9 @@
 //! the same run; plus the cost of instantiate + call alone.
 //!
 //! Run: `cargo bench -p tessera-kernel --bench http` (optionally
-//! `-- --seconds 10 --connections 32`). Results go to docs/benchmarks.md.
+//! `-- --seconds 10 --connections 32`, or `-- --only get` to run one
+//! measurement: `instantiate`, `get` or `post`). Results go to
+//! docs/benchmarks.md.
 
 #![allow(
     clippy::unwrap_used,
@@ -34,18 +36,23 @@ use tessera_kernel::storage::{Namespace, SledStorage, Storage};
 struct Options {
     seconds: u64,
     connections: usize,
+    /// Which measurements to run: `all`, `instantiate`, `get` or `post`
+    /// (one at a time is what a profiler wants).
+    only: String,
 }
 
 fn options() -> Options {
     let mut options = Options {
         seconds: 5,
         connections: 16,
+        only: "all".to_owned(),
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
         match pair[0].as_str() {
             "--seconds" => options.seconds = pair[1].parse().expect("--seconds N"),
             "--connections" => options.connections = pair[1].parse().expect("--connections N"),
+            "--only" => options.only = pair[1].clone(),
             _ => {}
         }
     }
@@ -307,18 +314,25 @@ fn main() {
                 .map(|n| n.get())
                 .unwrap_or(1)
         );
-        let (mean, p50, p99) = instantiate_and_call(&kernel, 20_000).await;
-        println!(
-            "instantiate + call (hello GET /greet): mean {:.1} µs, p50 {:.1} µs, p99 {:.1} µs",
-            mean.as_secs_f64() * 1e6,
-            p50.as_secs_f64() * 1e6,
-            p99.as_secs_f64() * 1e6
-        );
-        let plugin_read = load(tessera, "GET", "/api/hello/counter", &options).await;
-        let native_read = load(native, "GET", "/counter", &options).await;
-        report("GET counter (storage read)", &plugin_read, &native_read);
-        let plugin_write = load(tessera, "POST", "/api/hello/counter", &options).await;
-        let native_write = load(native, "POST", "/counter", &options).await;
-        report("POST counter (CAS + flush)", &plugin_write, &native_write);
+        let runs = |phase: &str| options.only == "all" || options.only == phase;
+        if runs("instantiate") {
+            let (mean, p50, p99) = instantiate_and_call(&kernel, 20_000).await;
+            println!(
+                "instantiate + call (hello GET /greet): mean {:.1} µs, p50 {:.1} µs, p99 {:.1} µs",
+                mean.as_secs_f64() * 1e6,
+                p50.as_secs_f64() * 1e6,
+                p99.as_secs_f64() * 1e6
+            );
+        }
+        if runs("get") {
+            let plugin_read = load(tessera, "GET", "/api/hello/counter", &options).await;
+            let native_read = load(native, "GET", "/counter", &options).await;
+            report("GET counter (storage read)", &plugin_read, &native_read);
+        }
+        if runs("post") {
+            let plugin_write = load(tessera, "POST", "/api/hello/counter", &options).await;
+            let native_write = load(native, "POST", "/counter", &options).await;
+            report("POST counter (CAS + flush)", &plugin_write, &native_write);
+        }
     });
 }
