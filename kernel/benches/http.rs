@@ -39,15 +39,21 @@ struct Options {
     /// Which measurements to run: `all`, `instantiate`, `get` or `post`
     /// (one at a time is what a profiler wants).
     only: String,
+    /// Skip the native baseline (to profile the plugin route alone).
+    skip_native: bool,
+    /// Skip the plugin route (to profile the native baseline alone).
+    skip_tessera: bool,
 }
 
 fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
     let mut options = Options {
         seconds: 5,
         connections: 16,
         only: "all".to_owned(),
+        skip_native: args.iter().any(|arg| arg == "--skip-native"),
+        skip_tessera: args.iter().any(|arg| arg == "--skip-tessera"),
     };
-    let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
         match pair[0].as_str() {
             "--seconds" => options.seconds = pair[1].parse().expect("--seconds N"),
@@ -62,6 +68,9 @@ fn options() -> Options {
 /// Requests per second and latency percentiles of one run.
 struct Measured {
     requests: usize,
+    /// Process CPU time (user + system, all threads, load generator
+    /// included) per request.
+    cpu_per_request: Duration,
     rps: f64,
     p50: Duration,
     p99: Duration,
@@ -75,6 +84,7 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
 /// Drive `connections` keep-alive HTTP/1.1 connections against `address`
 /// for `seconds`, each sending `method path` back to back.
 async fn load(address: SocketAddr, method: &str, path: &str, options: &Options) -> Measured {
+    let cpu_before = process_cpu_time();
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
     let mut tasks = Vec::new();
     for _ in 0..options.connections {
@@ -112,13 +122,30 @@ async fn load(address: SocketAddr, method: &str, path: &str, options: &Options) 
         latencies.extend(task.await.unwrap());
     }
     let elapsed = started.elapsed();
+    let cpu = process_cpu_time().saturating_sub(cpu_before);
     latencies.sort();
     Measured {
         requests: latencies.len(),
+        cpu_per_request: cpu / latencies.len().max(1) as u32,
         rps: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
     }
+}
+
+/// User + system CPU time of this process so far, from /proc/self/stat
+/// (clock ticks of 10 ms: plenty over a run of seconds).
+fn process_cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start at
+    // field 3; utime and stime are fields 14 and 15.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<u64> = after_name
+        .split_whitespace()
+        .map(|field| field.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
 /// The native baseline: the same routes as hello's counter, in plain hyper,
@@ -251,14 +278,18 @@ async fn instantiate_and_call(
     (mean, percentile(&samples, 0.5), percentile(&samples, 0.99))
 }
 
-fn report(label: &str, plugin: &Measured, native: &Measured) {
+fn report_one(label: &str, plugin: &Measured) {
     println!(
-        "{label:<28} tessera {:>9.0} req/s  p50 {:>8.1?}  p99 {:>8.1?}  ({} requests)",
-        plugin.rps, plugin.p50, plugin.p99, plugin.requests
+        "{label:<28} tessera {:>9.0} req/s  p50 {:>8.1?}  p99 {:>8.1?}  cpu/req {:>6.1?}  ({} requests)",
+        plugin.rps, plugin.p50, plugin.p99, plugin.cpu_per_request, plugin.requests
     );
+}
+
+fn report(label: &str, plugin: &Measured, native: &Measured) {
+    report_one(label, plugin);
     println!(
-        "{:<28} native  {:>9.0} req/s  p50 {:>8.1?}  p99 {:>8.1?}  ({} requests)",
-        "", native.rps, native.p50, native.p99, native.requests
+        "{:<28} native  {:>9.0} req/s  p50 {:>8.1?}  p99 {:>8.1?}  cpu/req {:>6.1?}  ({} requests)",
+        "", native.rps, native.p50, native.p99, native.cpu_per_request, native.requests
     );
     println!(
         "{:<28} ratio tessera/native: throughput {:.2}, p50 latency {:.2}",
@@ -324,15 +355,26 @@ fn main() {
                 p99.as_secs_f64() * 1e6
             );
         }
-        if runs("get") {
-            let plugin_read = load(tessera, "GET", "/api/hello/counter", &options).await;
+        if runs("get") && options.skip_tessera {
             let native_read = load(native, "GET", "/counter", &options).await;
-            report("GET counter (storage read)", &plugin_read, &native_read);
+            report_one("GET counter, native", &native_read);
+        } else if runs("get") {
+            let plugin_read = load(tessera, "GET", "/api/hello/counter", &options).await;
+            if !options.skip_native {
+                let native_read = load(native, "GET", "/counter", &options).await;
+                report("GET counter (storage read)", &plugin_read, &native_read);
+            } else {
+                report_one("GET counter (storage read)", &plugin_read);
+            }
         }
         if runs("post") {
             let plugin_write = load(tessera, "POST", "/api/hello/counter", &options).await;
-            let native_write = load(native, "POST", "/counter", &options).await;
-            report("POST counter (CAS + flush)", &plugin_write, &native_write);
+            if !options.skip_native {
+                let native_write = load(native, "POST", "/counter", &options).await;
+                report("POST counter (CAS + flush)", &plugin_write, &native_write);
+            } else {
+                report_one("POST counter (CAS + flush)", &plugin_write);
+            }
         }
     });
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tessera_host_api::bindings::Plugin;
 use tessera_host_api::bindings::tessera::plugin::http_types::{Request, Response};
+use wasmtime::component::Instance;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::{HostState, LoadedPlugin, Runtime};
@@ -125,8 +125,9 @@ impl Runtime {
         let deadline = prepared.deadline + HOST_CALL_GRACE;
         let outcome = tokio::time::timeout_at(deadline.into(), async {
             let instance = instantiate(&plugin, &mut prepared.store).await?;
-            instance
-                .tessera_plugin_handler()
+            plugin
+                .handler_indices()
+                .load(&mut prepared.store, &instance)?
                 .call_handle(&mut prepared.store, &request)
                 .await
         })
@@ -145,8 +146,9 @@ impl Runtime {
         let deadline = prepared.deadline + HOST_CALL_GRACE;
         let outcome = tokio::time::timeout_at(deadline.into(), async {
             let instance = instantiate(&plugin, &mut prepared.store).await?;
-            instance
-                .tessera_plugin_lifecycle()
+            plugin
+                .lifecycle_indices()
+                .load(&mut prepared.store, &instance)?
                 .call_migrate(&mut prepared.store, from_version.as_deref())
                 .await
         })
@@ -217,11 +219,13 @@ impl Runtime {
     }
 }
 
+/// A fresh instance of `plugin`. Only the export a call uses is looked up
+/// afterwards (not all four, as the generated `Plugin` would).
 async fn instantiate(
     plugin: &LoadedPlugin,
     store: &mut Store<HostState>,
-) -> wasmtime::Result<Plugin> {
-    plugin.pre().instantiate_async(store).await
+) -> wasmtime::Result<Instance> {
+    plugin.pre().instance_pre().instantiate_async(store).await
 }
 
 fn classify(plugin: &LoadedPlugin, prepared: &Prepared, error: &wasmtime::Error) -> CallError {

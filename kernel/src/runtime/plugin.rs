@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tessera_host_api::Manifest;
 use tessera_host_api::bindings::PluginPre;
+use tessera_host_api::bindings::exports::tessera::plugin::{handler, lifecycle};
 
 use super::call::{CallContext, CallError};
 use super::{PluginSource, Runtime, compile_cache};
@@ -78,6 +79,10 @@ pub enum LoadError {
 pub struct LoadedPlugin {
     manifest: Manifest,
     pre: PluginPre<super::HostState>,
+    /// Where the `handler` and `lifecycle` exports are, resolved once so
+    /// that a call looks up only the export it uses.
+    handler: handler::GuestIndices,
+    lifecycle: lifecycle::GuestIndices,
     namespace: Option<Arc<dyn Namespace>>,
     config: BTreeMap<String, String>,
     digest: String,
@@ -111,6 +116,14 @@ impl LoadedPlugin {
 
     pub(super) fn pre(&self) -> &PluginPre<super::HostState> {
         &self.pre
+    }
+
+    pub(super) fn handler_indices(&self) -> &handler::GuestIndices {
+        &self.handler
+    }
+
+    pub(super) fn lifecycle_indices(&self) -> &lifecycle::GuestIndices {
+        &self.lifecycle
     }
 }
 
@@ -146,6 +159,9 @@ pub(super) fn prepare(runtime: &Runtime, source: &PluginSource) -> Result<Loaded
         .linker
         .instantiate_pre(&compiled.component)
         .map_err(|error| link_error(&error))?;
+    let handler = handler::GuestIndices::new(&instance_pre).map_err(|error| link_error(&error))?;
+    let lifecycle =
+        lifecycle::GuestIndices::new(&instance_pre).map_err(|error| link_error(&error))?;
     let pre = PluginPre::new(instance_pre).map_err(|error| link_error(&error))?;
     let namespace = if manifest.capabilities.storage {
         let namespace = runtime
@@ -164,6 +180,8 @@ pub(super) fn prepare(runtime: &Runtime, source: &PluginSource) -> Result<Loaded
     Ok(LoadedPlugin {
         manifest,
         pre,
+        handler,
+        lifecycle,
         namespace,
         config,
         digest: compiled.digest,

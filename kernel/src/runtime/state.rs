@@ -23,8 +23,12 @@ pub struct HostState {
     /// Who and what this call is for.
     pub context: CallContext,
     pub(super) limiter: MemoryLimiter,
-    pub(super) stderr: MemoryOutputPipe,
-    wasi: WasiCtx,
+    /// The guest's stderr, once it has a WASI context.
+    stderr: Option<MemoryOutputPipe>,
+    /// Built on the guest's first WASI call: most calls make none, and
+    /// building one (clocks, seeded random generators) costs more than
+    /// the rest of the store.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
 
@@ -37,37 +41,49 @@ impl HostState {
         plugin: Arc<LoadedPlugin>,
         context: CallContext,
     ) -> Self {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-        let wasi = WasiCtx::builder()
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
         let limiter = MemoryLimiter::new(plugin.manifest().limits.memory);
         Self {
             plugin,
             runtime,
             context,
             limiter,
-            stderr,
-            wasi,
+            stderr: None,
+            wasi: None,
             table: ResourceTable::new(),
         }
     }
 
     /// What the plugin wrote to stderr (a panic message, typically).
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents())
-            .trim()
-            .to_owned()
+        match &self.stderr {
+            Some(stderr) => String::from_utf8_lossy(&stderr.contents())
+                .trim()
+                .to_owned(),
+            None => String::new(),
+        }
     }
+}
+
+/// A deny-by-default WASI context whose stderr goes to `stderr`.
+fn deny_by_default_wasi(stderr: MemoryOutputPipe) -> WasiCtx {
+    WasiCtx::builder()
+        .stderr(stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let stderr = &mut self.stderr;
+        let ctx = self.wasi.get_or_insert_with(|| {
+            let pipe = MemoryOutputPipe::new(STDERR_CAPACITY);
+            *stderr = Some(pipe.clone());
+            deny_by_default_wasi(pipe)
+        });
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }
