@@ -220,6 +220,8 @@ async fn tessera_server(runtime: Arc<Runtime>) -> SocketAddr {
     let state = Arc::new(AppState {
         runtime,
         ready: AtomicBool::new(true),
+        lifecycle: None,
+        admin: None,
     });
     let server = Server::bind(
         "127.0.0.1:0".parse().unwrap(),
@@ -329,7 +331,7 @@ fn main() {
         kernel
             .load(&PluginSource {
                 manifest: hello.manifest.clone(),
-                component,
+                component: std::fs::read(&component).unwrap(),
                 config_overrides: BTreeMap::new(),
             })
             .await

@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::http::{AppState, Server, ShutdownSignal};
+use crate::http::{AdminAuth, AppState, Server, ShutdownSignal, token_path};
+use crate::lifecycle::{Lifecycle, LifecycleError, StarterPlugin, install_starter_profile};
 use crate::metrics::Metrics;
 use crate::plugin_build::{self, PluginCrate};
-use crate::runtime::{EngineSettings, PluginSource, Runtime};
+use crate::runtime::{EngineSettings, Runtime};
 use crate::storage::{SledStorage, Storage};
 
 /// Everything `tessera serve` can be told.
@@ -59,20 +60,24 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
         cache_dir,
     )?);
 
-    let plugin_dirs = plugin_build::discover(&options.plugin_roots)?;
-    let crates = open_crates(&plugin_dirs);
-    if options.build && !crates.is_empty() {
-        println!("Building {} plugin(s)", crates.len());
-        let to_build = crates.clone();
-        tokio::task::spawn_blocking(move || plugin_build::build(&to_build))
-            .await?
-            .context("building plugins failed; fix the error above or start with --no-build")?;
+    let lifecycle = Arc::new(Lifecycle::new(runtime.clone(), &options.data)?);
+    if lifecycle.state().starter_installed()? {
+        report_loaded(&runtime, lifecycle.load_installed().await);
+    } else {
+        install_starter(&lifecycle, &options).await?;
     }
-    load_plugins(&runtime, &crates, &options.data).await;
+    let admin = AdminAuth::open_or_create(&options.data).with_context(|| {
+        format!(
+            "cannot create the admin token in {}",
+            token_path(&options.data).display()
+        )
+    })?;
 
     let state = Arc::new(AppState {
         runtime: runtime.clone(),
         ready: AtomicBool::new(false),
+        lifecycle: Some(lifecycle),
+        admin: Some(admin),
     });
     let server = Server::bind(options.listen, state.clone(), options.drain_timeout)
         .await
@@ -100,28 +105,71 @@ fn open_crates(dirs: &[PathBuf]) -> Vec<PluginCrate> {
         .collect()
 }
 
-async fn load_plugins(runtime: &Arc<Runtime>, crates: &[PluginCrate], data: &Path) {
-    for plugin in crates {
-        let id = &plugin.manifest.plugin.id;
-        let outcome = async {
-            let component = plugin.built_component()?;
-            let source = PluginSource {
+/// First start of a data directory: build the plugin crates under the
+/// plugin roots and install them as signed packages (the starter profile).
+async fn install_starter(lifecycle: &Lifecycle, options: &ServeOptions) -> anyhow::Result<()> {
+    let plugin_dirs = plugin_build::discover(&options.plugin_roots)?;
+    let crates = open_crates(&plugin_dirs);
+    if options.build && !crates.is_empty() {
+        println!("Building {} plugin(s)", crates.len());
+        let to_build = crates.clone();
+        tokio::task::spawn_blocking(move || plugin_build::build(&to_build))
+            .await?
+            .context("building plugins failed; fix the error above or start with --no-build")?;
+    }
+    let mut starters = Vec::new();
+    for plugin in &crates {
+        let read = || -> anyhow::Result<StarterPlugin> {
+            let path = plugin.built_component()?;
+            let component = std::fs::read(&path)
+                .with_context(|| format!("cannot read component {}", path.display()))?;
+            let manifest_path = plugin.dir.join("plugin.toml");
+            let manifest_text = std::fs::read_to_string(&manifest_path)
+                .with_context(|| format!("cannot read {}", manifest_path.display()))?;
+            Ok(StarterPlugin {
                 manifest: plugin.manifest.clone(),
+                manifest_text,
                 component,
-                config_overrides: config_overrides(data, id)?,
-            };
-            runtime.load(&source).await?;
-            anyhow::Ok(())
-        }
-        .await;
-        match outcome {
-            Ok(()) => println!(
-                "Loaded {id} {} at /api/{}/",
-                plugin.manifest.plugin.version, plugin.manifest.plugin.mount
-            ),
+            })
+        };
+        match read() {
+            Ok(starter) => starters.push(starter),
             Err(error) => {
-                tracing::error!(plugin = %id, error = format!("{error:#}"), "plugin not loaded");
-                eprintln!("Plugin {id} not loaded: {error:#}");
+                let id = &plugin.manifest.plugin.id;
+                tracing::error!(plugin = %id, error = format!("{error:#}"), "plugin not installed");
+                eprintln!("Plugin {id} not installed: {error:#}");
+            }
+        }
+    }
+    let outcomes = install_starter_profile(lifecycle, &options.data, starters).await?;
+    for (id, outcome) in outcomes {
+        match (outcome, lifecycle.get(&id)) {
+            (Ok(()), Ok(status)) => println!(
+                "Installed {id} {} at /api/{}/ (starter profile)",
+                status.version, status.mount
+            ),
+            (Ok(()), Err(error)) | (Err(error), _) => {
+                tracing::error!(plugin = %id, %error, "plugin not installed");
+                eprintln!("Plugin {id} not installed: {error}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Print what `load_installed` did.
+fn report_loaded(runtime: &Runtime, outcomes: Vec<(String, Result<(), LifecycleError>)>) {
+    for (id, outcome) in outcomes {
+        match outcome {
+            Ok(()) => {
+                if let Some(plugin) = runtime.by_id(&id) {
+                    let info = &plugin.manifest().plugin;
+                    println!("Loaded {id} {} at /api/{}/", info.version, info.mount);
+                }
+            }
+            Err(error) => {
+                tracing::error!(plugin = %id, %error, "plugin not loaded");
+                eprintln!("Plugin {id} not loaded: {error}");
             }
         }
     }
@@ -129,7 +177,7 @@ async fn load_plugins(runtime: &Arc<Runtime>, crates: &[PluginCrate], data: &Pat
 
 /// Administrator overrides from `<data>/config/<plugin id>.toml`, a table of
 /// string values.
-fn config_overrides(data: &Path, id: &str) -> anyhow::Result<BTreeMap<String, String>> {
+pub fn config_overrides(data: &Path, id: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let path = data.join("config").join(format!("{id}.toml"));
     if !path.exists() {
         return Ok(BTreeMap::new());

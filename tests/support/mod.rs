@@ -82,6 +82,8 @@ pub struct Kernel {
     pub base: String,
     log: Arc<Mutex<String>>,
     agent: ureq::Agent,
+    /// The data directory it runs on.
+    pub data: PathBuf,
 }
 
 impl Kernel {
@@ -162,6 +164,7 @@ pub fn start_with_cache(data: &Path, cache: &Path) -> Kernel {
         base,
         log,
         agent,
+        data: data.to_path_buf(),
     }
 }
 
@@ -230,6 +233,43 @@ impl Kernel {
     /// PUT `body` to `path`.
     pub fn put(&self, path: &str, body: &str) -> Reply {
         Self::reply(self.agent.put(format!("{}{path}", self.base)).send(body))
+    }
+
+    /// The admin token the kernel created in its data directory.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data.join("admin-token"))
+            .expect("read the admin token")
+            .trim()
+            .to_owned()
+    }
+
+    /// Call the admin API with the admin token: `method path`, with `body`
+    /// (a package) if any.
+    pub fn admin(&self, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let authorization = format!("Bearer {}", self.admin_token());
+        Self::reply(match (method, body) {
+            ("POST", Some(bytes)) => self
+                .agent
+                .post(url)
+                .header("authorization", &authorization)
+                .send(bytes),
+            ("POST", None) => self
+                .agent
+                .post(url)
+                .header("authorization", &authorization)
+                .send_empty(),
+            ("DELETE", _) => self
+                .agent
+                .delete(url)
+                .header("authorization", &authorization)
+                .call(),
+            _ => self
+                .agent
+                .get(url)
+                .header("authorization", &authorization)
+                .call(),
+        })
     }
 
     /// Kill the process with SIGKILL: no shutdown, no flush.

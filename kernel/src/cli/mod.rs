@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod admin;
 mod inspect;
 mod keygen;
 mod output;
@@ -32,6 +33,10 @@ enum Command {
     /// Manage the publisher keys this kernel trusts.
     #[command(subcommand)]
     Trust(trust::TrustCommand),
+    /// Install, upgrade, roll back, enable, disable and uninstall plugins
+    /// of a running kernel.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 /// The data directory option shared by commands that read or change it.
@@ -55,5 +60,6 @@ pub fn run() -> anyhow::Result<()> {
         Command::Plugin(command) => plugin::run(command),
         Command::Keygen(args) => keygen::run(&args),
         Command::Trust(command) => trust::run(command),
+        Command::Admin(command) => admin::run(command),
     }
 }

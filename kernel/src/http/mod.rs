@@ -4,8 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use crate::lifecycle::Lifecycle;
 use crate::runtime::Runtime;
 
+mod admin;
+mod admin_auth;
 mod error;
 mod plugin_route;
 mod request_id;
@@ -13,6 +16,7 @@ mod router;
 mod server;
 mod system;
 
+pub use admin_auth::{AdminAuth, TOKEN_FILE, token_path};
 pub use error::ApiError;
 pub use server::{Server, ShutdownSignal};
 
@@ -26,4 +30,8 @@ pub struct AppState {
     /// Whether the kernel accepts traffic (false while starting and
     /// draining); reported by `/readyz`.
     pub ready: AtomicBool,
+    /// The module lifecycle behind `/admin/plugins` (none: no admin API).
+    pub lifecycle: Option<Arc<Lifecycle>>,
+    /// Who may use `/admin/*` (none: no admin API).
+    pub admin: Option<AdminAuth>,
 }

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use tracing::Instrument;
 
 use super::error::ApiError;
-use super::{AppState, plugin_route, request_id, system};
+use super::{AppState, admin, plugin_route, request_id, system};
 
 /// Serve one request. Never fails: errors become JSON responses.
 pub async fn handle(
@@ -66,6 +66,10 @@ async fn dispatch(
     };
     if let Some(response) = kernel_endpoint {
         return (path, response);
+    }
+    if path == "/admin" || path.starts_with("/admin/") {
+        let response = admin::handle(state, request).await;
+        return ("/admin".to_owned(), response);
     }
     if let Some(rest) = path.strip_prefix("/api/") {
         let (mount, plugin_path) = match rest.find('/') {

@@ -35,7 +35,7 @@ mod archive;
 mod digests;
 pub mod entry;
 mod error;
-mod fs;
+pub mod fs;
 mod keys;
 pub mod limits;
 mod metadata;

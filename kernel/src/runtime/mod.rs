@@ -33,8 +33,8 @@ pub const MAX_INVOKE_DEPTH: u32 = 8;
 pub struct PluginSource {
     /// The parsed manifest.
     pub manifest: Manifest,
-    /// Path of the compiled component (`.wasm`).
-    pub component: PathBuf,
+    /// The component (`.wasm` bytes).
+    pub component: Vec<u8>,
     /// Administrator overrides of the manifest's `[config]` defaults.
     pub config_overrides: std::collections::BTreeMap<String, String>,
 }
@@ -52,6 +52,7 @@ pub struct Runtime {
     linker: Linker<HostState>,
     storage: Arc<dyn Storage>,
     metrics: Arc<Metrics>,
+    quotas: Arc<crate::quota::Quotas>,
     cache_dir: PathBuf,
     registry: RwLock<Registry>,
     _epoch: engine::EpochTicker,
@@ -69,11 +70,14 @@ impl Runtime {
         let engine = engine::build(settings)?;
         let linker = crate::host::linker(&engine)?;
         let epoch = engine::EpochTicker::start(engine.clone())?;
+        let quotas = Arc::new(crate::quota::Quotas::new());
+        metrics.export_quotas(quotas.clone());
         Ok(Self {
             engine,
             linker,
             storage,
             metrics,
+            quotas,
             cache_dir,
             registry: RwLock::new(Registry::default()),
             _epoch: epoch,
@@ -88,6 +92,11 @@ impl Runtime {
     /// The kernel's metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Per-plugin quotas and usage, enforced by the host functions.
+    pub fn quotas(&self) -> &Arc<crate::quota::Quotas> {
+        &self.quotas
     }
 
     /// The plugin serving `/api/<mount>/...`, if any.
@@ -110,40 +119,105 @@ impl Runtime {
     }
 
     /// Compile (or load from the cache), pre-instantiate, migrate and
-    /// activate a plugin.
+    /// activate a plugin that is not loaded yet.
     pub async fn load(
         self: &Arc<Self>,
         source: &PluginSource,
     ) -> Result<Arc<LoadedPlugin>, LoadError> {
         let id = source.manifest.plugin.id.clone();
-        let mount = source.manifest.plugin.mount.clone();
-        {
-            let registry = self.read_registry();
-            if registry.by_id.contains_key(&id) {
-                return Err(LoadError::DuplicateId(id));
-            }
-            if let Some(owner) = registry.mounts.get(&mount) {
-                return Err(LoadError::MountTaken {
-                    mount,
-                    owner: owner.clone(),
-                });
-            }
+        if self.by_id(&id).is_some() {
+            return Err(LoadError::DuplicateId(id));
         }
-        let plugin = Arc::new(plugin::prepare(self, source)?);
-        plugin::migrate(self, &plugin).await?;
-        let mut registry = self
-            .registry
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(owner) = registry.mounts.get(&mount) {
+        self.check_mount(&id, &source.manifest.plugin.mount)?;
+        let plugin = self.prepare(source)?;
+        self.migrate(&plugin).await?;
+        self.activate(plugin.clone())?;
+        Ok(plugin)
+    }
+
+    /// Compile (or load from the cache) and pre-instantiate a plugin
+    /// without activating it. CPU-heavy on a cache miss: call it from a
+    /// blocking thread.
+    pub fn prepare(&self, source: &PluginSource) -> Result<Arc<LoadedPlugin>, LoadError> {
+        Ok(Arc::new(plugin::prepare(self, source)?))
+    }
+
+    /// Run a prepared plugin's `migrate` export if its version differs from
+    /// the one recorded for its id, then record its version.
+    pub async fn migrate(self: &Arc<Self>, plugin: &Arc<LoadedPlugin>) -> Result<(), LoadError> {
+        plugin::migrate(self, plugin).await
+    }
+
+    /// Serve `plugin` from now on, replacing the active plugin with the same
+    /// id (an upgrade or a rollback). Requests already running keep the
+    /// instance they started on. Returns the plugin it replaced.
+    pub fn activate(
+        &self,
+        plugin: Arc<LoadedPlugin>,
+    ) -> Result<Option<Arc<LoadedPlugin>>, LoadError> {
+        let id = plugin.id().to_owned();
+        let mount = plugin.manifest().plugin.mount.clone();
+        let mut registry = self.write_registry();
+        if let Some(owner) = registry.mounts.get(&mount)
+            && owner != &id
+        {
             return Err(LoadError::MountTaken {
                 mount,
                 owner: owner.clone(),
             });
         }
-        registry.mounts.insert(mount, id.clone());
-        registry.by_id.insert(id, plugin.clone());
-        Ok(plugin)
+        let replaced = registry.by_id.insert(id.clone(), plugin);
+        if let Some(old) = &replaced {
+            registry.mounts.remove(&old.manifest().plugin.mount);
+        }
+        registry.mounts.insert(mount, id);
+        Ok(replaced)
+    }
+
+    /// Stop serving plugin `id`; running requests finish. Returns it.
+    pub fn deactivate(&self, id: &str) -> Option<Arc<LoadedPlugin>> {
+        let mut registry = self.write_registry();
+        let removed = registry.by_id.remove(id)?;
+        registry.mounts.remove(&removed.manifest().plugin.mount);
+        Some(removed)
+    }
+
+    /// Refuse `mount` if a plugin other than `id` serves it.
+    pub fn check_mount(&self, id: &str, mount: &str) -> Result<(), LoadError> {
+        match self.read_registry().mounts.get(mount) {
+            Some(owner) if owner != id => Err(LoadError::MountTaken {
+                mount: mount.to_owned(),
+                owner: owner.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Delete every key of plugin `id`'s namespace and forget its recorded
+    /// version (uninstall with purge). The plugin must not be active.
+    pub async fn purge_data(&self, id: &str) -> Result<(), crate::storage::StorageError> {
+        let namespace = self.storage.namespace(&plugin::namespace_name(id))?;
+        loop {
+            let page = namespace.scan(b"", None, 500)?;
+            if page.is_empty() {
+                break;
+            }
+            let deletes: Vec<_> = page
+                .into_iter()
+                .map(|(key, _)| crate::storage::BatchOp::Delete(key))
+                .collect();
+            namespace.batch(&deletes)?;
+        }
+        self.storage
+            .namespace(plugin::VERSIONS_NAMESPACE)?
+            .delete(id.as_bytes())?;
+        self.storage.durable().await
+    }
+
+    fn write_registry(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.registry
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn read_registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {

@@ -40,14 +40,6 @@ pub enum LoadError {
         /// The kernel's contract version.
         served: String,
     },
-    /// The component file could not be read.
-    #[error("cannot read component {path}: {source}")]
-    Read {
-        /// Its path.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
     /// The component is not valid, or does not fit the `tessera:plugin`
     /// world (missing exports, unknown imports).
     #[error("plugin `{id}`: the component does not fit the tessera:plugin world: {message}")]
@@ -127,6 +119,10 @@ impl LoadedPlugin {
     }
 }
 
+/// The kernel namespace recording which version of each plugin last
+/// migrated its data.
+pub const VERSIONS_NAMESPACE: &str = "kernel/plugin-versions";
+
 /// The storage namespace of plugin `id`.
 pub fn namespace_name(id: &str) -> String {
     format!("plugin/{id}")
@@ -144,15 +140,12 @@ pub(super) fn prepare(runtime: &Runtime, source: &PluginSource) -> Result<Loaded
             served: served.to_string(),
         });
     }
-    let bytes = std::fs::read(&source.component).map_err(|source_error| LoadError::Read {
-        path: source.component.display().to_string(),
-        source: source_error,
-    })?;
+    let bytes = &source.component;
     let link_error = |error: &dyn std::fmt::Display| LoadError::Link {
         id: id.clone(),
         message: format!("{error:#}"),
     };
-    let compiled = compile_cache::compile(&runtime.engine, &bytes, &runtime.cache_dir)
+    let compiled = compile_cache::compile(&runtime.engine, bytes, &runtime.cache_dir)
         .map_err(|error| link_error(&error))?;
     tracing::info!(plugin = %id, from_cache = compiled.from_cache, "component ready");
     let instance_pre = runtime
@@ -201,7 +194,7 @@ pub(super) async fn migrate(
     };
     let versions = runtime
         .storage
-        .namespace("kernel/plugin-versions")
+        .namespace(VERSIONS_NAMESPACE)
         .map_err(storage_error)?;
     let current = plugin.manifest.plugin.version.to_string();
     let recorded = versions

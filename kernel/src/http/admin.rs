@@ -1,0 +1,187 @@
+//! `/admin/plugins...`: the module lifecycle over HTTP, for the admin
+//! console and `tessera admin`. Every route needs the admin token.
+//!
+//! | method and path | does |
+//! |---|---|
+//! | `GET /admin/plugins` | list installed plugins |
+//! | `POST /admin/plugins` | install the `.tpkg` in the body |
+//! | `GET /admin/plugins/{id}` | one plugin |
+//! | `POST /admin/plugins/{id}/upgrade` | upgrade to the `.tpkg` in the body |
+//! | `POST /admin/plugins/{id}/rollback` | back to the previous version |
+//! | `POST /admin/plugins/{id}/enable`, `/disable` | serve, or stop serving |
+//! | `DELETE /admin/plugins/{id}` | uninstall (`?purge=true` deletes its data) |
+//!
+//! Install and upgrade take `?consent=true` (the administrator accepts the
+//! capabilities the package asks for) and `?allow-untrusted=true` (the
+//! development flag for unsigned or untrusted packages).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::AppState;
+use super::error::{ApiError, json_response};
+use crate::lifecycle::{InstallOptions, Lifecycle, LifecycleError};
+use crate::package::limits::MAX_FILE;
+
+/// Serve one `/admin/...` request.
+pub async fn handle(state: &Arc<AppState>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (Some(auth), Some(lifecycle)) = (&state.admin, &state.lifecycle) else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "admin_disabled",
+            "the admin API is not enabled in this kernel",
+        )
+        .into_response();
+    };
+    if !auth.allows(request.headers()) {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the admin API needs `Authorization: Bearer <token>`; the token is in <data>/admin-token",
+        )
+        .into_response();
+    }
+    match route(lifecycle, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn route(
+    lifecycle: &Lifecycle,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let rest = path
+        .strip_prefix("/admin/plugins")
+        .ok_or_else(|| ApiError::not_found(&path))?;
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let method = request.method().clone();
+    match (&method, segments.as_slice()) {
+        (&Method::GET, []) => {
+            let plugins = lifecycle.list().map_err(lifecycle_error)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({ "plugins": plugins }),
+            ))
+        }
+        (&Method::POST, []) => {
+            let body = read_package(request).await?;
+            let status = lifecycle
+                .install(&body, install_options(&query))
+                .await
+                .map_err(lifecycle_error)?;
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({ "plugin": status }),
+            ))
+        }
+        (&Method::GET, [id]) => {
+            let status = lifecycle.get(id).map_err(lifecycle_error)?;
+            Ok(json_response(StatusCode::OK, &json!({ "plugin": status })))
+        }
+        (&Method::DELETE, [id]) => {
+            let purge = flag(&query, "purge");
+            lifecycle
+                .uninstall(id, purge)
+                .await
+                .map_err(lifecycle_error)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({ "uninstalled": id, "data_deleted": purge }),
+            ))
+        }
+        (&Method::POST, [id, "upgrade"]) => {
+            let id = (*id).to_owned();
+            let body = read_package(request).await?;
+            let offered = crate::package::Package::from_bytes(&body)
+                .map_err(|error| lifecycle_error(error.into()))?;
+            if offered.manifest().plugin.id != id {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "wrong_plugin",
+                    format!(
+                        "the package is for `{}`, not `{id}`",
+                        offered.manifest().plugin.id
+                    ),
+                ));
+            }
+            let status = lifecycle
+                .upgrade(&body, install_options(&query))
+                .await
+                .map_err(lifecycle_error)?;
+            Ok(json_response(StatusCode::OK, &json!({ "plugin": status })))
+        }
+        (&Method::POST, [id, action]) => {
+            let outcome = match *action {
+                "rollback" => lifecycle.rollback(id).await,
+                "enable" => lifecycle.enable(id).await,
+                "disable" => lifecycle.disable(id).await,
+                _ => return Err(ApiError::not_found(&path)),
+            };
+            let status = outcome.map_err(lifecycle_error)?;
+            Ok(json_response(StatusCode::OK, &json!({ "plugin": status })))
+        }
+        _ => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not allowed on {path}"),
+        )),
+    }
+}
+
+fn install_options(query: &str) -> InstallOptions {
+    InstallOptions {
+        allow_untrusted: flag(query, "allow-untrusted"),
+        consent: flag(query, "consent"),
+    }
+}
+
+/// Whether `name=true` (or a bare `name`) is in the query string.
+fn flag(query: &str, name: &str) -> bool {
+    query.split('&').any(|pair| {
+        pair == name
+            || pair
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('='))
+                == Some("true")
+    })
+}
+
+async fn read_package(request: Request<Incoming>) -> Result<Vec<u8>, ApiError> {
+    let limit = usize::try_from(MAX_FILE).unwrap_or(usize::MAX);
+    let body = Limited::new(request.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "package_too_large",
+                format!("cannot read the package (at most {limit} bytes): {error}"),
+            )
+        })?
+        .to_bytes();
+    if body.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_package",
+            "send the .tpkg file as the request body",
+        ));
+    }
+    Ok(body.to_vec())
+}
+
+fn lifecycle_error(error: LifecycleError) -> ApiError {
+    if !matches!(error.status(), StatusCode::INTERNAL_SERVER_ERROR) {
+        tracing::warn!(code = error.code(), "admin request refused: {error}");
+    } else {
+        tracing::error!(code = error.code(), "admin request failed: {error}");
+    }
+    ApiError::new(error.status(), error.code(), error.to_string())
+}

@@ -1,0 +1,508 @@
+//! The module lifecycle: install, upgrade, roll back, enable, disable and
+//! uninstall signed plugin packages, safely.
+//!
+//! Every operation is checked in full before anything changes (package
+//! integrity and signature, contract version, dependencies, dependents,
+//! capability consent), then the plugin is compiled and pre-instantiated,
+//! its `migrate` export runs against a snapshot-protected namespace, and
+//! only then is it activated by swapping one pointer: requests already
+//! running finish on the version they started on. A failure at any step
+//! leaves the previous state exactly as it was.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use tessera_host_api::Manifest;
+
+use crate::package::{Package, PackageKind, TrustStore, Verification};
+use crate::runtime::{LoadedPlugin, PluginSource, Runtime};
+
+mod error;
+mod resolve;
+mod snapshot;
+mod starter;
+mod state;
+
+pub use error::LifecycleError;
+pub use starter::{StarterPlugin, install_starter_profile};
+pub use state::{Grant, InstalledPlugin, StateStore};
+
+use snapshot::Snapshot;
+
+/// How an install or upgrade may proceed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InstallOptions {
+    /// Development flag: accept unsigned packages and packages signed by
+    /// keys the kernel does not trust. Tampered packages are refused anyway.
+    pub allow_untrusted: bool,
+    /// The administrator consents to the capabilities the package asks for.
+    pub consent: bool,
+}
+
+/// What an operation did, as reported to the administrator.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginStatus {
+    /// Plugin id.
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// The active version.
+    pub version: String,
+    /// The version a rollback returns to.
+    pub previous: Option<String>,
+    /// Versions whose packages are kept.
+    pub versions: Vec<String>,
+    /// Whether it serves requests.
+    pub enabled: bool,
+    /// Its mount: `/api/<mount>/`.
+    pub mount: String,
+    /// Capabilities granted, one line each.
+    pub capabilities: Vec<String>,
+    /// Its dependencies and their ranges.
+    pub dependencies: BTreeMap<String, String>,
+    /// How its package was verified.
+    pub verified: String,
+}
+
+/// The lifecycle manager: one per kernel.
+pub struct Lifecycle {
+    runtime: Arc<Runtime>,
+    data: PathBuf,
+    state: StateStore,
+    /// Operations run one at a time.
+    lock: tokio::sync::Mutex<()>,
+}
+
+/// A package checked and ready to install.
+struct Checked {
+    package: Package,
+    verified: String,
+}
+
+impl Lifecycle {
+    /// The lifecycle of the kernel whose data directory is `data`.
+    pub fn new(runtime: Arc<Runtime>, data: &Path) -> Result<Self, LifecycleError> {
+        let state = StateStore::open(runtime.storage().clone())?;
+        Ok(Self {
+            runtime,
+            data: data.to_path_buf(),
+            state,
+            lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The persisted records.
+    pub fn state(&self) -> &StateStore {
+        &self.state
+    }
+
+    /// Every installed plugin.
+    pub fn list(&self) -> Result<Vec<PluginStatus>, LifecycleError> {
+        let records = self.state.all()?;
+        Ok(records.iter().map(|record| self.status(record)).collect())
+    }
+
+    /// One installed plugin.
+    pub fn get(&self, id: &str) -> Result<PluginStatus, LifecycleError> {
+        let record = self.record(id)?;
+        Ok(self.status(&record))
+    }
+
+    /// Install a plugin that is not installed yet.
+    pub async fn install(
+        &self,
+        bytes: &[u8],
+        options: InstallOptions,
+    ) -> Result<PluginStatus, LifecycleError> {
+        let _guard = self.lock.lock().await;
+        let checked = self.check_package(bytes, options)?;
+        let manifest = checked.package.manifest().clone();
+        let id = manifest.plugin.id.clone();
+        if let Some(existing) = self.state.get(&id)? {
+            return Err(LifecycleError::AlreadyInstalled {
+                id,
+                version: existing.active.to_string(),
+            });
+        }
+        let records = self.state.all()?;
+        resolve::check_dependencies(&manifest, &records)?;
+        let requested = Grant::of(&manifest.capabilities);
+        if !options.consent && !requested.is_empty() {
+            return Err(LifecycleError::ConsentRequired {
+                id,
+                version: manifest.plugin.version.to_string(),
+                capabilities: Box::new(requested),
+            });
+        }
+        self.runtime
+            .check_mount(&id, &manifest.plugin.mount)
+            .map_err(LifecycleError::Load)?;
+        let package_path = self.keep_package(&checked.package, bytes)?;
+        let activated = self.activate(&checked.package).await;
+        if let Err(error) = activated {
+            let _ = std::fs::remove_file(&package_path);
+            return Err(error);
+        }
+        let record = InstalledPlugin {
+            id: id.clone(),
+            active: manifest.plugin.version.clone(),
+            previous: None,
+            versions: vec![manifest.plugin.version.clone()],
+            enabled: true,
+            granted: requested,
+            dependencies: manifest.dependencies.clone(),
+            mount: manifest.plugin.mount.clone(),
+            verified: checked.verified,
+        };
+        if let Err(error) = self.state.put(&record).await {
+            self.runtime.deactivate(&id);
+            let _ = std::fs::remove_file(&package_path);
+            return Err(error.into());
+        }
+        tracing::info!(plugin = %id, version = %record.active, "plugin installed");
+        Ok(self.status(&record))
+    }
+
+    /// Replace an installed plugin's active version with a newer one,
+    /// without a restart: requests in flight finish on the old version.
+    pub async fn upgrade(
+        &self,
+        bytes: &[u8],
+        options: InstallOptions,
+    ) -> Result<PluginStatus, LifecycleError> {
+        let _guard = self.lock.lock().await;
+        let checked = self.check_package(bytes, options)?;
+        let manifest = checked.package.manifest().clone();
+        let id = manifest.plugin.id.clone();
+        let mut record = self.record(&id)?;
+        let offered = manifest.plugin.version.clone();
+        if offered <= record.active {
+            return Err(LifecycleError::NotAnUpgrade {
+                id,
+                active: record.active.to_string(),
+                offered: offered.to_string(),
+            });
+        }
+        let records = self.state.all()?;
+        resolve::check_dependencies(&manifest, &records)?;
+        resolve::check_dependents(&id, &offered, &records, &format!("upgrading to {offered}"))?;
+        let requested = Grant::of(&manifest.capabilities);
+        let missing = record.granted.missing(&requested);
+        if !missing.is_empty() && !options.consent {
+            return Err(LifecycleError::ConsentRequired {
+                id,
+                version: offered.to_string(),
+                capabilities: Box::new(missing),
+            });
+        }
+        self.runtime
+            .check_mount(&id, &manifest.plugin.mount)
+            .map_err(LifecycleError::Load)?;
+        let package_path = self.keep_package(&checked.package, bytes)?;
+        if record.enabled
+            && let Err(error) = self.activate(&checked.package).await
+        {
+            if !record.versions.contains(&offered) {
+                let _ = std::fs::remove_file(&package_path);
+            }
+            return Err(error);
+        }
+        let before = record.clone();
+        record.previous = Some(record.active.clone());
+        record.active = offered.clone();
+        if !record.versions.contains(&offered) {
+            record.versions.push(offered.clone());
+        }
+        record.granted = record.granted.union(&requested);
+        record.dependencies = manifest.dependencies.clone();
+        record.mount = manifest.plugin.mount.clone();
+        record.verified = checked.verified;
+        if let Err(error) = self.state.put(&record).await {
+            self.restore_active(&before).await;
+            return Err(error.into());
+        }
+        tracing::info!(plugin = %id, from = %before.active, to = %offered, "plugin upgraded");
+        Ok(self.status(&record))
+    }
+
+    /// Return to the previous version (its package is kept).
+    pub async fn rollback(&self, id: &str) -> Result<PluginStatus, LifecycleError> {
+        let _guard = self.lock.lock().await;
+        let mut record = self.record(id)?;
+        let Some(previous) = record.previous.clone() else {
+            return Err(LifecycleError::NoPreviousVersion(id.to_owned()));
+        };
+        let package = self.open_kept(id, &previous)?;
+        let records = self.state.all()?;
+        resolve::check_dependencies(package.manifest(), &records)?;
+        resolve::check_dependents(
+            id,
+            &previous,
+            &records,
+            &format!("rolling back to {previous}"),
+        )?;
+        if record.enabled {
+            self.activate(&package).await?;
+        }
+        let before = record.clone();
+        record.previous = Some(record.active.clone());
+        record.active = previous.clone();
+        record.dependencies = package.manifest().dependencies.clone();
+        record.mount = package.manifest().plugin.mount.clone();
+        if let Err(error) = self.state.put(&record).await {
+            self.restore_active(&before).await;
+            return Err(error.into());
+        }
+        tracing::info!(plugin = %id, from = %before.active, to = %previous, "plugin rolled back");
+        Ok(self.status(&record))
+    }
+
+    /// Serve a disabled plugin again.
+    pub async fn enable(&self, id: &str) -> Result<PluginStatus, LifecycleError> {
+        let _guard = self.lock.lock().await;
+        let mut record = self.record(id)?;
+        if record.enabled {
+            return Err(LifecycleError::AlreadyInState {
+                id: id.to_owned(),
+                state: "enabled",
+            });
+        }
+        let package = self.open_kept(id, &record.active)?;
+        let records = self.state.all()?;
+        resolve::check_dependencies(package.manifest(), &records)?;
+        self.activate(&package).await?;
+        record.enabled = true;
+        if let Err(error) = self.state.put(&record).await {
+            self.runtime.deactivate(id);
+            return Err(error.into());
+        }
+        tracing::info!(plugin = %id, "plugin enabled");
+        Ok(self.status(&record))
+    }
+
+    /// Stop serving a plugin; its packages, grants and data are kept.
+    pub async fn disable(&self, id: &str) -> Result<PluginStatus, LifecycleError> {
+        let _guard = self.lock.lock().await;
+        let mut record = self.record(id)?;
+        if !record.enabled {
+            return Err(LifecycleError::AlreadyInState {
+                id: id.to_owned(),
+                state: "disabled",
+            });
+        }
+        resolve::refuse_if_needed(id, &self.state.all()?)?;
+        record.enabled = false;
+        self.state.put(&record).await?;
+        self.runtime.deactivate(id);
+        tracing::info!(plugin = %id, "plugin disabled");
+        Ok(self.status(&record))
+    }
+
+    /// Remove a plugin and its packages. Its data stays unless `purge`.
+    pub async fn uninstall(&self, id: &str, purge: bool) -> Result<(), LifecycleError> {
+        let _guard = self.lock.lock().await;
+        self.record(id)?;
+        resolve::refuse_if_needed(id, &self.state.all()?)?;
+        self.state.delete(id).await?;
+        self.runtime.deactivate(id);
+        let dir = self.package_dir(id);
+        if let Err(error) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(plugin = %id, dir = %dir.display(), %error, "could not delete kept packages");
+        }
+        if purge {
+            self.runtime.purge_data(id).await?;
+        }
+        tracing::info!(plugin = %id, purge, "plugin uninstalled");
+        Ok(())
+    }
+
+    /// Activate every enabled installed plugin, dependencies first. Called
+    /// at start; a plugin that fails is reported and skipped.
+    pub async fn load_installed(&self) -> Vec<(String, Result<(), LifecycleError>)> {
+        let records = match self.state.all() {
+            Ok(records) => records,
+            Err(error) => return vec![("(lifecycle records)".to_owned(), Err(error.into()))],
+        };
+        let mut outcomes = Vec::new();
+        for record in resolve::dependency_order(records.into_iter().filter(|r| r.enabled).collect())
+        {
+            let outcome = async {
+                let package = self.open_kept(&record.id, &record.active)?;
+                self.activate(&package).await
+            }
+            .await;
+            outcomes.push((record.id.clone(), outcome));
+        }
+        outcomes
+    }
+
+    fn record(&self, id: &str) -> Result<InstalledPlugin, LifecycleError> {
+        self.state
+            .get(id)?
+            .ok_or_else(|| LifecycleError::NotInstalled(id.to_owned()))
+    }
+
+    fn status(&self, record: &InstalledPlugin) -> PluginStatus {
+        let name = self
+            .runtime
+            .by_id(&record.id)
+            .map(|plugin| plugin.manifest().plugin.name.clone())
+            .unwrap_or_else(|| record.id.clone());
+        PluginStatus {
+            id: record.id.clone(),
+            name,
+            version: record.active.to_string(),
+            previous: record.previous.as_ref().map(ToString::to_string),
+            versions: record.versions.iter().map(ToString::to_string).collect(),
+            enabled: record.enabled,
+            mount: record.mount.clone(),
+            capabilities: record.granted.describe(),
+            dependencies: record
+                .dependencies
+                .iter()
+                .map(|(id, range)| (id.clone(), range.to_string()))
+                .collect(),
+            verified: record.verified.clone(),
+        }
+    }
+
+    /// Integrity, signature, payload kind and contract version.
+    fn check_package(
+        &self,
+        bytes: &[u8],
+        options: InstallOptions,
+    ) -> Result<Checked, LifecycleError> {
+        let package = Package::from_bytes(bytes)?;
+        let manifest = package.manifest();
+        let id = manifest.plugin.id.clone();
+        let version = manifest.plugin.version.to_string();
+        let trust = TrustStore::open(&self.data).map_err(|error| LifecycleError::Io {
+            what: "reading the trust store".to_owned(),
+            source: std::io::Error::other(error.to_string()),
+        })?;
+        let verified = match package.verification(&trust) {
+            Verification::Signed {
+                signer,
+                trusted: true,
+            } => format!(
+                "trusted:{}",
+                trust.name_of(&signer).unwrap_or("unnamed key")
+            ),
+            _ if options.allow_untrusted => "development".to_owned(),
+            Verification::Signed { signer, .. } => {
+                return Err(LifecycleError::Untrusted {
+                    id,
+                    version,
+                    fingerprint: signer.fingerprint(),
+                });
+            }
+            Verification::Unsigned => return Err(LifecycleError::Unsigned { id, version }),
+        };
+        if !matches!(package.kind(), PackageKind::Wasm) {
+            return Err(LifecycleError::Unsupported(format!(
+                "package {id} {version} holds a native library; native plugins are installed with `tessera admin install` only when the kernel enables them"
+            )));
+        }
+        let served = tessera_host_api::contract_version();
+        if !manifest.plugin.api.matches(&served) {
+            return Err(LifecycleError::IncompatibleApi {
+                id,
+                wanted: manifest.plugin.api.to_string(),
+                served: served.to_string(),
+            });
+        }
+        Ok(Checked { package, verified })
+    }
+
+    /// Compile, pre-instantiate, migrate under a snapshot, and swap in.
+    async fn activate(&self, package: &Package) -> Result<(), LifecycleError> {
+        let manifest = package.manifest().clone();
+        let id = manifest.plugin.id.clone();
+        let source = PluginSource {
+            config_overrides: crate::serve::config_overrides(&self.data, &id).map_err(|error| {
+                LifecycleError::Io {
+                    what: format!("reading the configuration of `{id}`"),
+                    source: std::io::Error::other(format!("{error:#}")),
+                }
+            })?,
+            manifest,
+            component: package.payload().to_vec(),
+        };
+        let runtime = self.runtime.clone();
+        let plugin: Arc<LoadedPlugin> =
+            tokio::task::spawn_blocking(move || runtime.prepare(&source))
+                .await
+                .map_err(|error| LifecycleError::Io {
+                    what: format!("preparing `{id}`"),
+                    source: std::io::Error::other(error.to_string()),
+                })??;
+        let snapshot = match plugin.namespace() {
+            Some(namespace) => Some(Snapshot::take(namespace.clone())?),
+            None => None,
+        };
+        if let Err(error) = self.runtime.migrate(&plugin).await {
+            if let Some(snapshot) = snapshot {
+                snapshot.restore()?;
+                self.runtime.storage().durable().await?;
+            }
+            return Err(error.into());
+        }
+        self.runtime.activate(plugin)?;
+        Ok(())
+    }
+
+    /// After a failed record write: serve what the record says again.
+    async fn restore_active(&self, record: &InstalledPlugin) {
+        if !record.enabled {
+            return;
+        }
+        let restored = async {
+            let package = self.open_kept(&record.id, &record.active)?;
+            self.activate(&package).await
+        }
+        .await;
+        if let Err(error) = restored {
+            tracing::error!(plugin = %record.id, %error, "could not restore the previous version");
+        }
+    }
+
+    fn package_dir(&self, id: &str) -> PathBuf {
+        self.data.join("packages").join(id)
+    }
+
+    fn package_path(&self, id: &str, version: &semver::Version) -> PathBuf {
+        self.package_dir(id).join(format!("{id}-{version}.tpkg"))
+    }
+
+    fn keep_package(&self, package: &Package, bytes: &[u8]) -> Result<PathBuf, LifecycleError> {
+        let manifest = package.manifest();
+        let path = self.package_path(&manifest.plugin.id, &manifest.plugin.version);
+        let io = |source| LifecycleError::Io {
+            what: format!("keeping the package in {}", path.display()),
+            source,
+        };
+        std::fs::create_dir_all(self.package_dir(&manifest.plugin.id)).map_err(io)?;
+        crate::package::fs::write_atomically(&path, bytes).map_err(io)?;
+        Ok(path)
+    }
+
+    /// A kept package, checked again for tampering on disk.
+    fn open_kept(&self, id: &str, version: &semver::Version) -> Result<Package, LifecycleError> {
+        let package = Package::open(&self.package_path(id, version))?;
+        if package.manifest().plugin.id != id || package.manifest().plugin.version != *version {
+            return Err(LifecycleError::Unsupported(format!(
+                "the kept package for {id} {version} holds {} {}",
+                package.manifest().plugin.id,
+                package.manifest().plugin.version
+            )));
+        }
+        Ok(package)
+    }
+}
+
+/// The manifest of a checked package (for reports before installing).
+pub fn describe_capabilities(manifest: &Manifest) -> Vec<String> {
+    Grant::of(&manifest.capabilities).describe()
+}
