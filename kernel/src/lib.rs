@@ -8,6 +8,7 @@
 //! - [`http`]: the hyper server, routing `/api/<mount>/...` to plugins;
 //! - [`plugin_build`]: building plugin crates into components;
 //! - [`package`]: signed plugin packages (`.tpkg`), keys and the trust store;
+//! - [`quota`]: per-plugin quotas (storage bytes, rates) and usage metering;
 //! - [`serve`]: `tessera serve`, tying it together.
 
 pub mod host;
@@ -15,6 +16,7 @@ pub mod http;
 pub mod metrics;
 pub mod package;
 pub mod plugin_build;
+pub mod quota;
 pub mod runtime;
 pub mod serve;
 pub mod storage;

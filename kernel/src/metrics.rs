@@ -1,13 +1,19 @@
 //! Prometheus metrics: HTTP requests and latency per route, plugin failures
-//! per plugin and kind.
+//! per plugin and kind, and per-plugin quota usage (read from
+//! [`Quotas`] at scrape time, so metering costs the hot path nothing here).
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::quota::{QuotaKind, Quotas, Usage};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -38,6 +44,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     plugin_failures: Family<FailureLabels, Counter>,
+    quota_usage: Arc<QuotaUsage>,
 }
 
 impl Default for Metrics {
@@ -55,6 +62,7 @@ impl Metrics {
             latency_histogram,
         );
         let plugin_failures = Family::<FailureLabels, Counter>::default();
+        let quota_usage = Arc::new(QuotaUsage::default());
         registry.register(
             "http_requests",
             "HTTP requests served, by route (plugin mount or kernel endpoint), method and status",
@@ -70,11 +78,24 @@ impl Metrics {
             "Plugin calls that failed, by plugin and kind (trap, timeout, out_of_memory, overloaded, instantiate)",
             plugin_failures.clone(),
         );
+        registry.register_collector(Box::new(quota_usage.clone()));
         Self {
             registry,
             requests,
             latency,
             plugin_failures,
+            quota_usage,
+        }
+    }
+
+    /// Export the usage metered by `quotas` (the runtime's) at every scrape:
+    /// `tessera_plugin_storage_bytes`, `tessera_plugin_storage_operations_total`,
+    /// `tessera_plugin_events_published_total`,
+    /// `tessera_plugin_outbound_calls_total` and
+    /// `tessera_plugin_quota_refusals_total`. Only the first call counts.
+    pub fn export_quotas(&self, quotas: Arc<Quotas>) {
+        if self.quota_usage.quotas.set(quotas).is_err() {
+            tracing::debug!("quota usage is already exported; ignoring another source");
         }
     }
 
@@ -111,5 +132,156 @@ impl Metrics {
             tracing::error!(%error, "cannot encode metrics");
         }
         text
+    }
+}
+
+/// Per-plugin quota usage, read from [`Quotas`] when scraped.
+#[derive(Debug, Default)]
+struct QuotaUsage {
+    quotas: OnceLock<Arc<Quotas>>,
+}
+
+/// One metric of [`QuotaUsage`]: name (prefix and `_total` added by the
+/// encoder), help, and its value in a plugin's usage.
+struct UsageCounter {
+    name: &'static str,
+    help: &'static str,
+    value: fn(&Usage) -> u64,
+}
+
+const USAGE_COUNTERS: [UsageCounter; 3] = [
+    UsageCounter {
+        name: "plugin_storage_operations",
+        help: "Storage operations admitted, by plugin (a batch counts its operations)",
+        value: |usage| usage.storage_operations,
+    },
+    UsageCounter {
+        name: "plugin_events_published",
+        help: "Event publishes admitted past the permission and quota checks, by plugin",
+        value: |usage| usage.events_published,
+    },
+    UsageCounter {
+        name: "plugin_outbound_calls",
+        help: "Outbound HTTP calls admitted past the origin and quota checks, by plugin",
+        value: |usage| usage.outbound_calls,
+    },
+];
+
+impl Collector for QuotaUsage {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(quotas) = self.quotas.get() else {
+            return Ok(());
+        };
+        let usage = quotas.all_usage();
+        if usage.is_empty() {
+            return Ok(());
+        }
+
+        let bytes = ConstGauge::new(0u64);
+        let mut metric = encoder.encode_descriptor(
+            "plugin_storage_bytes",
+            "Bytes in the plugin's storage namespace (keys and values), once measured",
+            None,
+            bytes.metric_type(),
+        )?;
+        for (plugin, usage) in &usage {
+            if let Some(bytes) = usage.storage_bytes {
+                ConstGauge::new(bytes)
+                    .encode(metric.encode_family(&[("plugin", plugin.as_str())])?)?;
+            }
+        }
+
+        for counter in &USAGE_COUNTERS {
+            let mut metric = encoder.encode_descriptor(
+                counter.name,
+                counter.help,
+                None,
+                ConstCounter::new(0u64).metric_type(),
+            )?;
+            for (plugin, usage) in &usage {
+                ConstCounter::new((counter.value)(usage))
+                    .encode(metric.encode_family(&[("plugin", plugin.as_str())])?)?;
+            }
+        }
+
+        let mut metric = encoder.encode_descriptor(
+            "plugin_quota_refusals",
+            "Calls refused by a quota, by plugin and quota (kind: storage-bytes, \
+             storage-ops-per-second, events-per-second, outbound-per-minute)",
+            None,
+            ConstCounter::new(0u64).metric_type(),
+        )?;
+        for (plugin, usage) in &usage {
+            for kind in QuotaKind::ALL {
+                let labels = [("plugin", plugin.as_str()), ("kind", kind.as_str())];
+                ConstCounter::new(usage.refusals.get(kind))
+                    .encode(metric.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::QuotaLimits;
+
+    #[test]
+    fn quota_usage_is_exported_per_plugin() {
+        let metrics = Metrics::new();
+        assert!(!metrics.encode().contains("tessera_plugin_storage"));
+        let quotas = Arc::new(Quotas::new());
+        metrics.export_quotas(quotas.clone());
+        quotas.set_limits(
+            "acme.blog",
+            QuotaLimits {
+                events_per_second: Some(1),
+                ..QuotaLimits::default()
+            },
+        );
+        quotas.check_event_publish("acme.blog").unwrap();
+        quotas.check_event_publish("acme.blog").unwrap_err();
+        quotas.check_storage_ops("acme.blog", 3).unwrap();
+        quotas.check_outbound("acme.blog").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let storage = crate::storage::SledStorage::open(dir.path()).unwrap();
+        let namespace = crate::storage::Storage::namespace(&storage, "plugin/acme.blog").unwrap();
+        namespace.set(b"key", b"value").unwrap();
+        quotas
+            .measure_storage("acme.blog", namespace.as_ref())
+            .unwrap();
+
+        let text = metrics.encode();
+        for line in [
+            "# TYPE tessera_plugin_storage_bytes gauge",
+            "tessera_plugin_storage_bytes{plugin=\"acme.blog\"} 8",
+            "# TYPE tessera_plugin_storage_operations counter",
+            "tessera_plugin_storage_operations_total{plugin=\"acme.blog\"} 3",
+            "tessera_plugin_events_published_total{plugin=\"acme.blog\"} 1",
+            "tessera_plugin_outbound_calls_total{plugin=\"acme.blog\"} 1",
+            "tessera_plugin_quota_refusals_total{plugin=\"acme.blog\",kind=\"events-per-second\"} 1",
+            "tessera_plugin_quota_refusals_total{plugin=\"acme.blog\",kind=\"storage-bytes\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn existing_metrics_are_unchanged() {
+        let metrics = Metrics::new();
+        metrics.record_request("hello", "GET", 200, Duration::from_millis(1));
+        metrics.record_plugin_failure("acme.blog", "trap");
+        let text = metrics.encode();
+        assert!(text.contains(
+            "tessera_http_requests_total{route=\"hello\",method=\"GET\",status=\"200\"} 1"
+        ));
+        assert!(
+            text.contains("tessera_plugin_failures_total{plugin=\"acme.blog\",kind=\"trap\"} 1")
+        );
+        assert!(text.contains("tessera_http_request_duration_seconds_count{route=\"hello\"} 1"));
     }
 }

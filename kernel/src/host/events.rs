@@ -3,7 +3,10 @@
 //! The permission check is real: a topic outside the manifest's
 //! `capabilities.events.publish` is refused. The durable bus itself is not
 //! part of this kernel yet, so an allowed publish reports `unavailable`
-//! rather than pretending the event was stored.
+//! rather than pretending the event was stored. The `events-per-second`
+//! quota is enforced already, after the permission checks: a refusal is
+//! `unavailable` with a message naming the quota (the WIT has no quota case
+//! yet).
 
 use tessera_host_api::bindings::tessera::plugin::events::{self, PublishError};
 use wasmtime::component::{HasSelf, Linker};
@@ -39,6 +42,10 @@ impl events::Host for HostState {
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(PublishError::PayloadTooLarge(payload.len() as u64));
         }
+        self.runtime
+            .quotas()
+            .check_event_publish(self.plugin.id())
+            .map_err(|refusal| PublishError::Unavailable(refusal.to_string()))?;
         Err(PublishError::Unavailable(
             "this kernel has no event bus yet; the event was not stored".into(),
         ))

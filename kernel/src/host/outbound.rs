@@ -2,6 +2,9 @@
 //!
 //! The origin check is real. The HTTP client is not part of this kernel yet,
 //! so an allowed call reports `unavailable`; nothing leaves the machine.
+//! The `outbound-per-minute` quota is enforced already, after the origin
+//! check: a refusal is `unavailable` with a message naming the quota (the
+//! WIT has no quota case yet).
 
 use tessera_host_api::bindings::tessera::plugin::outbound::{
     self, OutboundError, OutboundRequest, OutboundResponse,
@@ -43,6 +46,10 @@ impl outbound::Host for HostState {
                 self.plugin.id()
             )));
         }
+        self.runtime
+            .quotas()
+            .check_outbound(self.plugin.id())
+            .map_err(|refusal| OutboundError::Unavailable(refusal.to_string()))?;
         Err(OutboundError::Unavailable(
             "this kernel has no outbound HTTP client yet; no request was sent".into(),
         ))

@@ -2,17 +2,18 @@
 //!
 //! The namespace comes from the plugin itself, never from an argument, so a
 //! plugin cannot name another plugin's keys. Writes return only once durable
-//! (a shared group flush).
-
-use std::sync::Arc;
+//! (a shared group flush). Every call is metered by the plugin's quotas
+//! ([`crate::quota`]): a refusal is `limit-exceeded` with a message naming
+//! the quota, and nothing is written.
 
 use tessera_host_api::bindings::tessera::plugin::storage::{
     self, CasOutcome, Entry, Operation, ScanPage, ScanRequest, StorageError,
 };
 use wasmtime::component::{HasSelf, Linker};
 
+use crate::quota::{MeteredError, MeteredNamespace};
 use crate::runtime::HostState;
-use crate::storage::{BatchOp, Namespace};
+use crate::storage::BatchOp;
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -22,11 +23,14 @@ pub const MAX_VALUE_BYTES: usize = 4 << 20;
 pub const MAX_ITEMS: usize = 1000;
 
 impl HostState {
-    fn namespace(&self) -> Result<Arc<dyn Namespace>, StorageError> {
-        self.plugin
+    /// The plugin's namespace, metered by its quotas.
+    fn namespace(&self) -> Result<MeteredNamespace, StorageError> {
+        let namespace = self
+            .plugin
             .namespace()
             .cloned()
-            .ok_or(StorageError::NotPermitted)
+            .ok_or(StorageError::NotPermitted)?;
+        Ok(self.runtime.quotas().storage(self.plugin.id(), namespace))
     }
 
     /// Resolves once this call's writes are on disk. The future owns what it
@@ -63,14 +67,19 @@ fn check_value(value: &[u8]) -> Result<(), StorageError> {
     Ok(())
 }
 
-fn backend(error: crate::storage::StorageError) -> StorageError {
-    StorageError::Backend(error.to_string())
+/// A quota refusal is `limit-exceeded` (the WIT has no quota case yet; the
+/// message names the quota); an engine failure is `backend`.
+fn wit_error(error: MeteredError) -> StorageError {
+    match error {
+        MeteredError::Quota(refusal) => StorageError::LimitExceeded(refusal.to_string()),
+        MeteredError::Storage(error) => StorageError::Backend(error.to_string()),
+    }
 }
 
 impl storage::Host for HostState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, StorageError> {
         check_key(&key)?;
-        self.namespace()?.get(key.as_bytes()).map_err(backend)
+        self.namespace()?.get(key.as_bytes()).map_err(wit_error)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), StorageError> {
@@ -78,13 +87,16 @@ impl storage::Host for HostState {
         check_value(&value)?;
         self.namespace()?
             .set(key.as_bytes(), &value)
-            .map_err(backend)?;
+            .map_err(wit_error)?;
         self.durable().await
     }
 
     async fn delete(&mut self, key: String) -> Result<bool, StorageError> {
         check_key(&key)?;
-        let existed = self.namespace()?.delete(key.as_bytes()).map_err(backend)?;
+        let existed = self
+            .namespace()?
+            .delete(key.as_bytes())
+            .map_err(wit_error)?;
         self.durable().await?;
         Ok(existed)
     }
@@ -103,7 +115,7 @@ impl storage::Host for HostState {
                 request.start_after.as_deref().map(str::as_bytes),
                 limit + 1,
             )
-            .map_err(backend)?;
+            .map_err(wit_error)?;
         let more = found.len() > limit;
         found.truncate(limit);
         let entries: Vec<Entry> = found
@@ -134,7 +146,7 @@ impl storage::Host for HostState {
         let outcome = self
             .namespace()?
             .compare_and_swap(key.as_bytes(), expected.as_deref(), new.as_deref())
-            .map_err(backend)?;
+            .map_err(wit_error)?;
         match outcome {
             Ok(()) => {
                 self.durable().await?;
@@ -165,7 +177,7 @@ impl storage::Host for HostState {
                 }
             }
         }
-        self.namespace()?.batch(&batch).map_err(backend)?;
+        self.namespace()?.batch(&batch).map_err(wit_error)?;
         self.durable().await
     }
 }
