@@ -59,6 +59,7 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
         metrics,
         cache_dir,
     )?);
+    runtime.quotas().load_data_dir(&options.data)?;
 
     let lifecycle = Arc::new(Lifecycle::new(runtime.clone(), &options.data)?);
     if lifecycle.state().starter_installed()? {
