@@ -1,13 +1,18 @@
 //! Types shared by the Tessera kernel, its command-line tool and native
 //! plugins: the plugin manifest (`plugin.toml`) with its capabilities and
-//! limits, and the host-side bindings of the `tessera:plugin` WIT world.
+//! limits, the host-side bindings of the `tessera:plugin` WIT world (feature
+//! `bindings`, on by default) and the [`native`] plugin C ABI.
 //!
 //! This crate holds types only; the behaviour lives in `tessera-kernel`.
+//! Native plugins depend on it with `default-features = false`, which leaves
+//! wasmtime out.
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "bindings")]
 pub mod bindings;
 pub mod manifest;
+pub mod native;
 
 pub use manifest::{Capabilities, EventCapabilities, Limits, Manifest, ManifestError, PluginInfo};
 

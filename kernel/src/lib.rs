@@ -8,12 +8,15 @@
 //! - [`http`]: the hyper server, routing `/api/<mount>/...` to plugins;
 //! - [`plugin_build`]: building plugin crates into components;
 //! - [`package`]: signed plugin packages (`.tpkg`), keys and the trust store;
+//! - [`native`]: trusted native plugins loaded through the C ABI;
 //! - [`quota`]: per-plugin quotas (storage bytes, rates) and usage metering;
 //! - [`serve`]: `tessera serve`, tying it together.
 
 pub mod host;
 pub mod http;
+pub mod lifecycle;
 pub mod metrics;
+pub mod native;
 pub mod package;
 pub mod plugin_build;
 pub mod quota;

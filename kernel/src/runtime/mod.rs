@@ -211,6 +211,8 @@ impl Runtime {
         self.storage
             .namespace(plugin::VERSIONS_NAMESPACE)?
             .delete(id.as_bytes())?;
+        // The keys were deleted behind the meter's back: count again.
+        self.quotas.measure_storage(id, namespace.as_ref())?;
         self.storage.durable().await
     }
 
