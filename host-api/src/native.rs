@@ -38,7 +38,8 @@
 //! `tessera_native_on_event` from several threads at once, and from a
 //! different thread each time.
 //!
-//! Plugin authors do not write these symbols: [`export_native_plugin!`]
+//! Plugin authors do not write these symbols:
+//! [`export_native_plugin!`](crate::export_native_plugin)
 //! generates them from two plain Rust functions, catching panics.
 //!
 //! ```
