@@ -42,7 +42,7 @@
 //! [`export_native_plugin!`](crate::export_native_plugin)
 //! generates them from two plain Rust functions, catching panics.
 //!
-//! ```
+//! ```standalone_crate
 //! use tessera_host_api::native::{NativeEvent, NativeRequest, NativeResponse};
 //!
 //! fn handle(request: NativeRequest) -> NativeResponse {
@@ -192,7 +192,7 @@ pub type FreeFn = unsafe extern "C" fn(TesseraBuffer);
 /// the crate as a `cdylib` with unwinding panics (the default): with
 /// `panic = "abort"` a panic ends the kernel process.
 ///
-/// ```
+/// ```standalone_crate
 /// use tessera_host_api::native::{NativeRequest, NativeResponse};
 ///
 /// fn handle(request: NativeRequest) -> NativeResponse {
