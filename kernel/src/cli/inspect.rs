@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use tessera_kernel::package::{Package, TrustStore, Verification};
+use tessera_kernel::package::{Package, TrustStore, Verification, human_size};
 
 use super::{DataDir, output};
 
@@ -58,16 +58,6 @@ fn list(items: &[String]) -> String {
         "none".to_owned()
     } else {
         items.join(", ")
-    }
-}
-
-fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
-        format!("{} MiB", bytes >> 20)
-    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
-        format!("{} KiB", bytes >> 10)
-    } else {
-        format!("{bytes} bytes")
     }
 }
 
@@ -135,7 +125,7 @@ fn to_text(
     ));
     line(format!(
         "  limits:             memory {}, {} ms per call",
-        size(manifest.limits.memory),
+        human_size(manifest.limits.memory),
         manifest.limits.timeout_ms
     ));
     line(String::new());
@@ -145,7 +135,7 @@ fn to_text(
             "  {}  {} ({})",
             entry.sha256,
             entry.name,
-            size(entry.size)
+            human_size(entry.size)
         ));
     }
     line(String::new());

@@ -161,7 +161,7 @@ impl PackageError {
 }
 
 /// `64 MiB`, `4 KiB` or `100 bytes`.
-fn human_size(bytes: u64) -> String {
+pub fn human_size(bytes: u64) -> String {
     if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
     } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {

@@ -54,7 +54,7 @@ mod proptests;
 mod tests;
 
 pub use digests::{Digests, Sha256Digest};
-pub use error::PackageError;
+pub use error::{PackageError, human_size};
 pub use keys::{KeyError, PUBLIC_PREFIX, PublicKey, SECRET_PREFIX, SigningKey};
 pub use metadata::{FORMAT_VERSION, PackageKind};
 pub use open::{EntryInfo, Package, file_name};
