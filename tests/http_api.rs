@@ -157,3 +157,57 @@ fn a_restart_loads_components_from_the_compile_cache() {
     assert!(!log.contains("from_cache=false"), "{log}");
     assert_eq!(second.get("/api/hello/greet/again").status, 200);
 }
+
+#[test]
+fn a_sigterm_while_plugins_load_still_stops_cleanly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    support::build_plugins();
+    let data = tempfile::tempdir().unwrap();
+    let mut command = Command::new(support::tessera());
+    command
+        .arg("serve")
+        .arg("--data")
+        .arg(data.path())
+        .args(["--listen", "127.0.0.1:0", "--no-build"])
+        // A fresh cache makes every plugin compile, so loading takes a while.
+        .arg("--cache")
+        .arg(data.path().join("cache"));
+    for root in support::plugin_roots() {
+        command.arg("--plugins").arg(root);
+    }
+    let mut child = command
+        .env("RUST_LOG", "info")
+        .current_dir(support::repo_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in stderr.by_ref().map_while(Result::ok) {
+        let loading = line.contains("component ready");
+        seen.push(line);
+        if loading {
+            break;
+        }
+    }
+    // Keep reading so the kernel's later log lines do not hit a closed pipe.
+    let rest = std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>());
+    assert!(
+        seen.last()
+            .is_some_and(|line| line.contains("component ready")),
+        "the kernel never started loading plugins:\n{}",
+        seen.join("\n")
+    );
+    support::send_sigterm(child.id());
+    let status = child.wait().unwrap();
+    let rest = rest.join().unwrap();
+    assert!(
+        status.success(),
+        "tessera exited with {status}; log:\n{}\n{}",
+        seen.join("\n"),
+        rest.join("\n")
+    );
+    assert!(rest.iter().any(|line| line.contains("shutdown requested")));
+}

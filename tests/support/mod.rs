@@ -303,7 +303,8 @@ impl Kernel {
     }
 }
 
-fn send_sigterm(pid: u32) {
+/// Send SIGTERM to process `pid`.
+pub fn send_sigterm(pid: u32) {
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
