@@ -105,6 +105,14 @@ pub enum QuotaFileError {
         /// The parser's explanation, with the line.
         message: String,
     },
+    /// The file could not be replaced with new limits.
+    #[error("cannot write the quotas file {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A metered storage call failed: refused by a quota, or failed in the

@@ -34,6 +34,36 @@ pub(super) fn read(path: &Path) -> Result<BTreeMap<String, QuotaLimits>, QuotaFi
     })
 }
 
+/// The comment at the top of a quotas file the kernel wrote.
+const HEADER: &str = "# Per-plugin quotas (docs/quotas.md). Read at startup; rewritten by the\n\
+                      # admin API (PUT /admin/plugins/{id}/quota, `tessera admin quota`),\n\
+                      # which keeps every table but not comments.\n\n";
+
+/// Replace the limits of `plugin` in the quotas file at `path` (created if
+/// missing), keeping every other table, and write it atomically: a reader
+/// sees the old file or the new one. Limits that limit nothing remove the
+/// plugin's table. The caller serializes writers.
+pub(super) fn write_one(
+    path: &Path,
+    plugin: &str,
+    limits: QuotaLimits,
+) -> Result<(), QuotaFileError> {
+    let mut all = read(path)?;
+    if limits == QuotaLimits::default() {
+        all.remove(plugin);
+    } else {
+        all.insert(plugin.to_owned(), limits);
+    }
+    let write_error = |source| QuotaFileError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let text = toml::to_string(&all)
+        .map_err(|error| write_error(std::io::Error::other(error.to_string())))?;
+    crate::package::fs::write_atomically(path, format!("{HEADER}{text}").as_bytes())
+        .map_err(write_error)
+}
+
 /// Parse the text of a quotas file.
 fn parse(text: &str) -> Result<BTreeMap<String, QuotaLimits>, String> {
     let limits: BTreeMap<String, QuotaLimits> =
@@ -60,6 +90,42 @@ mod tests {
         assert_eq!(limits["acme.crm"].outbound_per_minute, Some(60));
         assert_eq!(limits["acme.crm"].events_per_second, Some(0));
         assert_eq!(limits["acme.crm"].storage_bytes, None);
+    }
+
+    #[test]
+    fn write_one_replaces_one_table_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quotas.toml");
+        std::fs::write(&path, "[\"other\"]\nevents-per-second = 3\n").unwrap();
+        let limits = QuotaLimits {
+            storage_bytes: Some(64),
+            outbound_per_minute: Some(0),
+            ..QuotaLimits::default()
+        };
+        write_one(&path, "tessera.hello", limits).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# Per-plugin quotas"), "{text}");
+        let all = read(&path).unwrap();
+        assert_eq!(all["tessera.hello"], limits);
+        assert_eq!(all["other"].events_per_second, Some(3));
+        write_one(&path, "tessera.hello", QuotaLimits::default()).unwrap();
+        let all = read(&path).unwrap();
+        assert!(!all.contains_key("tessera.hello"));
+        assert_eq!(all.len(), 1);
+    }
+
+    #[test]
+    fn write_one_refuses_to_overwrite_a_file_it_cannot_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quotas.toml");
+        std::fs::write(&path, "[\"p\"]\nstorage-byte = 1\n").unwrap();
+        let error = write_one(&path, "p", QuotaLimits::default()).unwrap_err();
+        assert!(error.to_string().contains("storage-byte"), "{error}");
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("storage-byte")
+        );
     }
 
     #[test]

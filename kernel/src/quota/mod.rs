@@ -4,8 +4,9 @@
 //!
 //! - [`QuotaLimits`]: `storage-bytes`, `storage-ops-per-second`,
 //!   `events-per-second`, `outbound-per-minute` (`None`: unlimited), set
-//!   with [`Quotas::set_limits`] or read from `<data>/quotas.toml` by
-//!   [`Quotas::load_file`];
+//!   with [`Quotas::set_limits`], read from `<data>/quotas.toml` by
+//!   [`Quotas::load_file`], or set and saved there by
+//!   [`Quotas::save_limits`] (the admin API);
 //! - [`Usage`]: what each plugin used, for `/metrics` and the admin API;
 //! - [`MeteredNamespace`]: storage calls charged and byte-accounted;
 //! - [`QuotaExceeded`]: the refusal, naming the plugin and the quota.
@@ -45,6 +46,8 @@ pub const QUOTAS_FILE: &str = "quotas.toml";
 #[derive(Default)]
 pub struct Quotas {
     meters: RwLock<HashMap<String, Arc<PluginMeter>>>,
+    /// Held while the quotas file is read, changed and written.
+    file_writer: std::sync::Mutex<()>,
 }
 
 impl Quotas {
@@ -71,6 +74,28 @@ impl Quotas {
     /// startup.
     pub fn load_data_dir(&self, data: &Path) -> Result<usize, QuotaFileError> {
         self.load_file(&data.join(QUOTAS_FILE))
+    }
+
+    /// Set the limits of `plugin` like [`set_limits`](Self::set_limits)
+    /// and record them in the quotas file at `path` (`<data>/quotas.toml`),
+    /// so that they survive a restart. The file is rewritten atomically with
+    /// every other plugin's table kept (comments are not); a file that
+    /// cannot be parsed is left alone and nothing changes. Concurrent calls
+    /// are serialized.
+    pub fn save_limits(
+        &self,
+        path: &Path,
+        plugin: &str,
+        limits: QuotaLimits,
+    ) -> Result<(), QuotaFileError> {
+        let _writer = self
+            .file_writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        file::write_one(path, plugin, limits)?;
+        self.set_limits(plugin, limits);
+        tracing::info!(plugin = %plugin, ?limits, file = %path.display(), "quota limits saved");
+        Ok(())
     }
 
     /// Set the limits of `plugin` (loaded or not), replacing its previous
