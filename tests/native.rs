@@ -311,23 +311,42 @@ fn host_target() -> String {
         .to_owned()
 }
 
-/// native-hello packed as a native package signed by `key`.
-fn native_hello_package(key: &SigningKey) -> Package {
-    let root = support::repo_root();
-    let manifest = std::fs::read_to_string(root.join("examples/native-hello/native-plugin.toml"))
-        .expect("read the native-hello manifest");
-    let library = library_name("native-hello");
-    let bytes = std::fs::read(native_hello_path()).unwrap();
-    let packed = package::build(
-        &manifest,
+/// native-hello's manifest, `native-plugin.toml`.
+fn native_hello_manifest() -> String {
+    std::fs::read_to_string(support::repo_root().join("examples/native-hello/native-plugin.toml"))
+        .expect("read the native-hello manifest")
+}
+
+/// The library at `path` packed for `target` under `manifest`, signed by
+/// `key` if any.
+fn native_package_bytes(
+    manifest: &str,
+    path: &Path,
+    target: &str,
+    key: Option<&SigningKey>,
+) -> Vec<u8> {
+    let library = path.file_name().unwrap().to_str().unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    package::build(
+        manifest,
         Payload::Native {
-            target: &host_target(),
-            library: &library,
+            target,
+            library,
             bytes: &bytes,
         },
-        Some(key),
+        key,
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// native-hello packed as a native package signed by `key`.
+fn native_hello_package(key: &SigningKey) -> Package {
+    let packed = native_package_bytes(
+        &native_hello_manifest(),
+        &native_hello_path(),
+        &host_target(),
+        Some(key),
+    );
     Package::from_bytes(&packed).unwrap()
 }
 
@@ -378,4 +397,294 @@ fn a_signed_native_package_loads_from_its_bytes_only_when_its_key_is_trusted() {
     // Loading the same bytes again reuses the file.
     let again = NativePlugin::load_bytes(package.payload(), &library, &policy, &scratch).unwrap();
     assert_eq!(again.path(), plugin.path());
+}
+
+/// Write `<data>/kernel.toml`.
+fn native_plugins_switch(data: &Path, enabled: bool) {
+    std::fs::write(
+        data.join("kernel.toml"),
+        format!("native-plugins = {enabled}\n"),
+    )
+    .unwrap();
+}
+
+fn assert_refused(reply: &support::Reply, status: u16, code: &str, mentions: &[&str]) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(reply.error_code(), code, "{}", reply.body);
+    let message = reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for needle in mentions {
+        assert!(
+            message.contains(needle),
+            "`{message}` does not mention `{needle}`"
+        );
+    }
+}
+
+fn installed_ids(kernel: &support::Kernel) -> Vec<String> {
+    let reply = kernel.admin("GET", "/admin/plugins", None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|plugin| plugin["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+const NATIVE_ID: &str = "tessera.native-hello";
+
+/// The real `tessera` binary: refused while native plugins are off, then
+/// installed (through `tessera admin install`) once `kernel.toml` enables
+/// them and the publisher's key is trusted, served at its mount, upgraded,
+/// rolled back, disabled, enabled, reloaded on restart and uninstalled.
+/// Untrusted, unsigned, wrong-target and bad-ABI packages are refused.
+#[test]
+fn the_lifecycle_installs_native_plugins_only_when_enabled_and_trusted() {
+    let data = tempfile::tempdir().unwrap();
+    let publisher = SigningKey::generate().unwrap();
+    TrustStore::open(data.path())
+        .unwrap()
+        .add("publisher", publisher.public_key())
+        .unwrap();
+    let target = host_target();
+    let signed = native_package_bytes(
+        &native_hello_manifest(),
+        &native_hello_path(),
+        &target,
+        Some(&publisher),
+    );
+
+    // Off by default: refused with a clear message, even with the
+    // development flag, and nothing changes.
+    let kernel = support::Kernel::start(data.path());
+    let before = installed_ids(&kernel);
+    for query in ["?consent=true", "?consent=true&allow-untrusted=true"] {
+        let refused = kernel.admin("POST", &format!("/admin/plugins{query}"), Some(&signed));
+        assert_refused(
+            &refused,
+            403,
+            "native_plugins_disabled",
+            &[NATIVE_ID, "native-plugins = true", "kernel.toml"],
+        );
+    }
+    assert_eq!(installed_ids(&kernel), before);
+    assert_eq!(
+        kernel.get("/api/native-hello/").error_code(),
+        "plugin_not_found"
+    );
+    assert!(!data.path().join("packages").join(NATIVE_ID).exists());
+    kernel.terminate();
+
+    // On: only packages signed by a trusted key, built for this target,
+    // speaking this ABI.
+    native_plugins_switch(data.path(), true);
+    let kernel = support::Kernel::start(data.path());
+    let stranger = SigningKey::generate().unwrap();
+    let untrusted = native_package_bytes(
+        &native_hello_manifest(),
+        &native_hello_path(),
+        &target,
+        Some(&stranger),
+    );
+    let refused = kernel.admin(
+        "POST",
+        "/admin/plugins?consent=true&allow-untrusted=true",
+        Some(&untrusted),
+    );
+    assert_refused(
+        &refused,
+        403,
+        "native_untrusted",
+        &[NATIVE_ID, "does not trust", "never with --allow-untrusted"],
+    );
+    let unsigned = native_package_bytes(
+        &native_hello_manifest(),
+        &native_hello_path(),
+        &target,
+        None,
+    );
+    let refused = kernel.admin(
+        "POST",
+        "/admin/plugins?consent=true&allow-untrusted=true",
+        Some(&unsigned),
+    );
+    assert_refused(&refused, 403, "native_untrusted", &["not signed"]);
+    let elsewhere = native_package_bytes(
+        &native_hello_manifest(),
+        &native_hello_path(),
+        "riscv64gc-unknown-none-elf",
+        Some(&publisher),
+    );
+    let refused = kernel.admin("POST", "/admin/plugins?consent=true", Some(&elsewhere));
+    assert_refused(
+        &refused,
+        422,
+        "native_wrong_target",
+        &["riscv64gc-unknown-none-elf", &target],
+    );
+    let bad_abi = native_package_bytes(
+        "[plugin]\nid = \"tessera.test.native-bad-abi\"\nversion = \"0.1.0\"\napi = \"^0.1\"\nname = \"Bad ABI\"\nmount = \"native-bad-abi\"\n",
+        &bad_abi_path(),
+        &target,
+        Some(&publisher),
+    );
+    let refused = kernel.admin("POST", "/admin/plugins?consent=true", Some(&bad_abi));
+    assert_refused(
+        &refused,
+        422,
+        "native_abi_mismatch",
+        &["native ABI 999", &format!("ABI {NATIVE_ABI_VERSION}")],
+    );
+    // Native code needs consent like a capability.
+    let refused = kernel.admin("POST", "/admin/plugins", Some(&signed));
+    assert_refused(&refused, 409, "consent_required", &["native code"]);
+    assert_eq!(installed_ids(&kernel), before);
+
+    // Installed through `tessera admin install`.
+    let file = data.path().join("native-hello-0.1.0.tpkg");
+    std::fs::write(&file, &signed).unwrap();
+    let output = Command::new(support::tessera())
+        .args(["admin", "install"])
+        .arg(&file)
+        .arg("--yes")
+        .arg("--url")
+        .arg(&kernel.base)
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("native code"), "{printed}");
+    assert!(
+        printed.contains("Installed tessera.native-hello 0.1.0 at /api/native-hello/"),
+        "{printed}"
+    );
+
+    // Served at its mount with the same mapping as a component.
+    let root = kernel.get("/api/native-hello/");
+    assert_eq!(root.status, 200, "{}", root.body);
+    assert_eq!(
+        root.json(),
+        json!({ "plugin": "native-hello", "native": true })
+    );
+    assert!(root.request_id.is_some());
+    let echo = kernel.post("/api/native-hello/echo", r#"{"a":1}"#);
+    assert_eq!(echo.status, 200, "{}", echo.body);
+    assert_eq!(echo.json(), json!({ "echo": { "a": 1 } }));
+    let panicked = kernel.get("/api/native-hello/panic");
+    assert_refused(&panicked, 500, "plugin_failed", &[NATIVE_ID, "panic"]);
+    assert_eq!(kernel.get("/api/native-hello/").status, 200);
+    let listed = kernel.get("/plugins").json();
+    let entry = listed["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|plugin| plugin["id"] == NATIVE_ID)
+        .unwrap_or_else(|| panic!("{NATIVE_ID} not in /plugins: {listed}"))
+        .clone();
+    assert_eq!(entry["kind"], "native");
+    assert_eq!(entry["mount"], "native-hello");
+    let hello = listed["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|plugin| plugin["id"] == "tessera.hello")
+        .unwrap()
+        .clone();
+    assert_eq!(hello["kind"], "wasm");
+    let status = kernel.admin("GET", &format!("/admin/plugins/{NATIVE_ID}"), None);
+    assert_eq!(status.json()["plugin"]["kind"], "native", "{}", status.body);
+    assert!(
+        status.json()["plugin"]["verified"]
+            .as_str()
+            .unwrap()
+            .starts_with("trusted:publisher"),
+        "{}",
+        status.body
+    );
+    // The library was written under the data directory.
+    assert!(data.path().join("native").is_dir());
+
+    // Upgrade, rollback, disable, enable, as for a component.
+    let upgraded = native_package_bytes(
+        &native_hello_manifest().replace("version = \"0.1.0\"", "version = \"0.2.0\""),
+        &native_hello_path(),
+        &target,
+        Some(&publisher),
+    );
+    let reply = kernel.admin(
+        "POST",
+        &format!("/admin/plugins/{NATIVE_ID}/upgrade"),
+        Some(&upgraded),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["plugin"]["version"], "0.2.0");
+    assert_eq!(kernel.get("/api/native-hello/").status, 200);
+    let reply = kernel.admin(
+        "POST",
+        &format!("/admin/plugins/{NATIVE_ID}/rollback"),
+        None,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["plugin"]["version"], "0.1.0");
+    assert_eq!(kernel.get("/api/native-hello/").status, 200);
+    let reply = kernel.admin("POST", &format!("/admin/plugins/{NATIVE_ID}/disable"), None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        kernel.get("/api/native-hello/").error_code(),
+        "plugin_not_found"
+    );
+    assert!(
+        !kernel.get("/plugins").body.contains(NATIVE_ID),
+        "a disabled plugin is not listed"
+    );
+    let reply = kernel.admin("POST", &format!("/admin/plugins/{NATIVE_ID}/enable"), None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(kernel.get("/api/native-hello/").status, 200);
+    kernel.terminate();
+
+    // Reloaded on restart.
+    let kernel = support::Kernel::start(data.path());
+    let root = kernel.get("/api/native-hello/");
+    assert_eq!(root.status, 200, "{}", root.body);
+    kernel.terminate();
+
+    // Switched off again: the installed plugin is not loaded, and says why.
+    native_plugins_switch(data.path(), false);
+    let kernel = support::Kernel::start(data.path());
+    assert_eq!(
+        kernel.get("/api/native-hello/").error_code(),
+        "plugin_not_found"
+    );
+    let log = kernel.log_when(|log| log.contains("native plugins are disabled"));
+    assert!(
+        log.contains(&format!("Plugin {NATIVE_ID} not loaded")),
+        "{log}"
+    );
+    let reply = kernel.admin("DELETE", &format!("/admin/plugins/{NATIVE_ID}"), None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(!installed_ids(&kernel).contains(&NATIVE_ID.to_owned()));
+    kernel.terminate();
+}
+
+#[test]
+fn an_invalid_kernel_toml_stops_the_kernel_naming_the_key() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("kernel.toml"), "native-plugin = true\n").unwrap();
+    let output = Command::new(support::tessera())
+        .arg("serve")
+        .arg("--data")
+        .arg(data.path())
+        .args(["--listen", "127.0.0.1:0", "--no-build"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("kernel.toml"), "{stderr}");
+    assert!(stderr.contains("native-plugin"), "{stderr}");
 }

@@ -159,3 +159,127 @@ fn a_malformed_quotas_file_stops_the_kernel() {
     assert!(stderr.contains("quotas.toml"), "{stderr}");
     assert!(stderr.contains("storage-byte"), "{stderr}");
 }
+
+/// Run `tessera admin <args>` against `kernel`; success and what it printed.
+fn admin_cli(kernel: &Kernel, args: &[&str]) -> (bool, String) {
+    let output = Command::new(support::tessera())
+        .arg("admin")
+        .args(args)
+        .arg("--url")
+        .arg(&kernel.base)
+        .arg("--data")
+        .arg(&kernel.data)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+#[test]
+fn limits_set_over_the_admin_api_are_enforced_reported_and_kept() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = Kernel::start(data.path());
+    let quota_path = format!("/admin/plugins/{SNOOP}/quota");
+
+    // Unlimited to begin with.
+    let reply = kernel.admin("GET", &quota_path, None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        reply.json()["quota"]["limits"]["storage-bytes"].is_null(),
+        "{}",
+        reply.body
+    );
+
+    // Bad requests are refused with a typed error and change nothing.
+    let reply = kernel.admin("PUT", &quota_path, Some(br#"{"storage-byte": 64}"#));
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.error_code(), "bad_quota");
+    assert!(reply.body.contains("storage-byte"), "{}", reply.body);
+    let reply = kernel.admin("PUT", &quota_path, Some(br#"{"storage-bytes": -1}"#));
+    assert_eq!(reply.error_code(), "bad_quota", "{}", reply.body);
+    let reply = kernel.admin(
+        "PUT",
+        "/admin/plugins/acme.nothing/quota",
+        Some(br#"{"storage-bytes": 64}"#),
+    );
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    assert_eq!(reply.error_code(), "not_installed");
+    assert!(!data.path().join("quotas.toml").exists());
+
+    // Set over the API: enforced from the next call.
+    let reply = kernel.admin("PUT", &quota_path, Some(br#"{"storage-bytes": 64}"#));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["quota"]["limits"]["storage-bytes"], 64);
+    let value = "x".repeat(20);
+    for key in ["a", "b", "c"] {
+        let reply = kernel.put(&format!("/api/snoop/write/{key}"), &value);
+        assert_eq!(reply.status, 204, "write {key}: {}", reply.body);
+    }
+    let refused = kernel.put("/api/snoop/write/d", &value);
+    assert_eq!(refused.status, 500, "{}", refused.body);
+    assert_eq!(refused.error_code(), "storage_error");
+    assert!(
+        refused.body.contains("storage-bytes = 64"),
+        "{}",
+        refused.body
+    );
+    // Other plugins keep working.
+    assert_eq!(kernel.post("/api/hello/counter", "").status, 200);
+
+    // Usage reads back, in the quota route and in the plugin's status.
+    let reply = kernel.admin("GET", &quota_path, None);
+    let usage = &reply.json()["quota"]["usage"];
+    assert_eq!(usage["storage-bytes"], 63, "{}", reply.body);
+    assert_eq!(usage["refusals"]["storage-bytes"], 1, "{}", reply.body);
+    let reply = kernel.admin("GET", &format!("/admin/plugins/{SNOOP}"), None);
+    assert_eq!(
+        reply.json()["plugin"]["quota"]["usage"]["storage-bytes"],
+        63,
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        reply.json()["plugin"]["quota"]["limits"]["storage-bytes"],
+        64
+    );
+    let text = std::fs::read_to_string(data.path().join("quotas.toml")).unwrap();
+    assert!(
+        text.contains(SNOOP) && text.contains("storage-bytes = 64"),
+        "{text}"
+    );
+
+    // `tessera admin quota` shows and changes one limit, keeping the others.
+    let (ok, out) = admin_cli(&kernel, &["quota", SNOOP]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("storage-bytes") && out.contains("63 bytes stored"),
+        "{out}"
+    );
+    let (ok, out) = admin_cli(&kernel, &["quota", SNOOP, "--events-per-second", "5"]);
+    assert!(ok, "{out}");
+    let reply = kernel.admin("GET", &quota_path, None);
+    assert_eq!(reply.json()["quota"]["limits"]["storage-bytes"], 64);
+    assert_eq!(reply.json()["quota"]["limits"]["events-per-second"], 5);
+    let (ok, out) = admin_cli(&kernel, &["quota", SNOOP, "--storage-bytes", "lots"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("unlimited"), "{out}");
+    kernel.terminate();
+
+    // Kept across a restart.
+    let kernel = Kernel::start(data.path());
+    let refused = kernel.put("/api/snoop/write/d", &value);
+    assert_eq!(refused.error_code(), "storage_error", "{}", refused.body);
+    let reply = kernel.admin("GET", &quota_path, None);
+    assert_eq!(reply.json()["quota"]["limits"]["storage-bytes"], 64);
+    assert_eq!(reply.json()["quota"]["limits"]["events-per-second"], 5);
+
+    // Lifted from the command line: the write passes.
+    let (ok, out) = admin_cli(&kernel, &["quota", SNOOP, "--storage-bytes", "unlimited"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("unlimited"), "{out}");
+    assert_eq!(kernel.put("/api/snoop/write/d", &value).status, 204);
+    kernel.terminate();
+}

@@ -8,12 +8,14 @@
 //! - [`http`]: the hyper server, routing `/api/<mount>/...` to plugins;
 //! - [`plugin_build`]: building plugin crates into components;
 //! - [`package`]: signed plugin packages (`.tpkg`), keys and the trust store;
+//! - [`kernel_config`]: `<data>/kernel.toml`, the kernel's own settings;
 //! - [`native`]: trusted native plugins loaded through the C ABI;
 //! - [`quota`]: per-plugin quotas (storage bytes, rates) and usage metering;
 //! - [`serve`]: `tessera serve`, tying it together.
 
 pub mod host;
 pub mod http;
+pub mod kernel_config;
 pub mod lifecycle;
 pub mod metrics;
 pub mod native;

@@ -244,7 +244,7 @@ impl Kernel {
     }
 
     /// Call the admin API with the admin token: `method path`, with `body`
-    /// (a package) if any.
+    /// (a package, or JSON for `PUT`) if any.
     pub fn admin(&self, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
         let url = format!("{}{path}", self.base);
         let authorization = format!("Bearer {}", self.admin_token());
@@ -259,6 +259,12 @@ impl Kernel {
                 .post(url)
                 .header("authorization", &authorization)
                 .send_empty(),
+            ("PUT", body) => self
+                .agent
+                .put(url)
+                .header("authorization", &authorization)
+                .header("content-type", "application/json")
+                .send(body.unwrap_or_default()),
             ("DELETE", _) => self
                 .agent
                 .delete(url)

@@ -9,10 +9,12 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use tessera_kernel::http::token_path;
-use tessera_kernel::lifecycle::describe_capabilities;
+use tessera_kernel::lifecycle::describe_package;
 use tessera_kernel::package::Package;
 
 use super::DataDir;
+
+mod quota;
 
 /// Which kernel to talk to, and as whom.
 #[derive(Debug, Args)]
@@ -78,6 +80,11 @@ pub enum AdminCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Show a plugin's quota limits and usage, or change its limits:
+    /// `tessera admin quota acme.blog --storage-bytes 1048576`. Limits not
+    /// named keep their value; `unlimited` removes one. Saved in the
+    /// kernel's <data>/quotas.toml.
+    Quota(quota::QuotaArgs),
     /// Remove a plugin. Its data is kept unless --purge.
     Uninstall {
         /// Plugin id.
@@ -139,6 +146,7 @@ pub fn run(command: AdminCommand) -> anyhow::Result<()> {
             &format!("/admin/plugins/{id}/disable"),
             "Disabled",
         ),
+        AdminCommand::Quota(args) => quota::run(&args),
         AdminCommand::Uninstall {
             id,
             purge,
@@ -174,7 +182,7 @@ fn send_package(
         "{id} {} ({})",
         manifest.plugin.version, manifest.plugin.name
     );
-    let capabilities = describe_capabilities(manifest);
+    let capabilities = describe_package(&package);
     if capabilities.is_empty() {
         println!("Asks for no capabilities.");
     } else {
@@ -333,6 +341,12 @@ impl Client {
                 .post(&url)
                 .header("authorization", &authorization)
                 .send_empty(),
+            ("PUT", body) => self
+                .agent
+                .put(&url)
+                .header("authorization", &authorization)
+                .header("content-type", "application/json")
+                .send(&body.unwrap_or_default()[..]),
             ("DELETE", _) => self
                 .agent
                 .delete(&url)

@@ -5,7 +5,9 @@
 //! |---|---|
 //! | `GET /admin/plugins` | list installed plugins |
 //! | `POST /admin/plugins` | install the `.tpkg` in the body |
-//! | `GET /admin/plugins/{id}` | one plugin |
+//! | `GET /admin/plugins/{id}` | one plugin, with its quota limits and usage |
+//! | `GET /admin/plugins/{id}/quota` | its quota limits and usage |
+//! | `PUT /admin/plugins/{id}/quota` | replace its quota limits (JSON body), saved in `<data>/quotas.toml` |
 //! | `POST /admin/plugins/{id}/upgrade` | upgrade to the `.tpkg` in the body |
 //! | `POST /admin/plugins/{id}/rollback` | back to the previous version |
 //! | `POST /admin/plugins/{id}/enable`, `/disable` | serve, or stop serving |
@@ -27,6 +29,10 @@ use super::AppState;
 use super::error::{ApiError, json_response};
 use crate::lifecycle::{InstallOptions, Lifecycle, LifecycleError};
 use crate::package::limits::MAX_FILE;
+use crate::quota::QuotaLimits;
+
+/// Largest quota body accepted, in bytes.
+const MAX_QUOTA_BODY: usize = 16 << 10;
 
 /// Serve one `/admin/...` request.
 pub async fn handle(state: &Arc<AppState>, request: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -95,6 +101,25 @@ async fn route(
             Ok(json_response(
                 StatusCode::OK,
                 &json!({ "uninstalled": id, "data_deleted": purge }),
+            ))
+        }
+        (&Method::GET, [id, "quota"]) => {
+            let quota = lifecycle.quota(id).map_err(lifecycle_error)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({ "id": id, "quota": quota }),
+            ))
+        }
+        (&Method::PUT, [id, "quota"]) => {
+            let id = (*id).to_owned();
+            let limits = read_limits(request).await?;
+            let quota = lifecycle
+                .set_quota(&id, limits)
+                .await
+                .map_err(lifecycle_error)?;
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({ "id": id, "quota": quota }),
             ))
         }
         (&Method::POST, [id, "upgrade"]) => {
@@ -175,6 +200,23 @@ async fn read_package(request: Request<Incoming>) -> Result<Vec<u8>, ApiError> {
         ));
     }
     Ok(body.to_vec())
+}
+
+/// The quota limits in a JSON body: an object with any of the keys
+/// `storage-bytes`, `storage-ops-per-second`, `events-per-second`,
+/// `outbound-per-minute` (a number, or `null` for unlimited).
+async fn read_limits(request: Request<Incoming>) -> Result<QuotaLimits, ApiError> {
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_quota", message);
+    let body = Limited::new(request.into_body(), MAX_QUOTA_BODY)
+        .collect()
+        .await
+        .map_err(|error| bad(format!("cannot read the quota limits: {error}")))?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|error| {
+        bad(format!(
+            "the body must be a JSON object of quota limits, e.g. {{\"storage-bytes\": 1048576, \"outbound-per-minute\": 60}}, with the keys storage-bytes, storage-ops-per-second, events-per-second, outbound-per-minute (null or absent: unlimited): {error}"
+        ))
+    })
 }
 
 fn lifecycle_error(error: LifecycleError) -> ApiError {

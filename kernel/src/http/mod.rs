@@ -10,6 +10,7 @@ use crate::runtime::Runtime;
 mod admin;
 mod admin_auth;
 mod error;
+mod native_route;
 mod plugin_route;
 mod request_id;
 mod router;

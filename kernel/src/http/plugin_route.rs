@@ -61,7 +61,7 @@ pub async fn serve(
     }
 }
 
-async fn into_wit_request(
+pub(super) async fn into_wit_request(
     request: Request<Incoming>,
     path: String,
     request_id: &str,
@@ -117,7 +117,7 @@ fn wit_method(method: &http::Method) -> WitMethod {
     }
 }
 
-fn from_wit_response(response: WitResponse, mount: &str) -> Response<Full<Bytes>> {
+pub(super) fn from_wit_response(response: WitResponse, mount: &str) -> Response<Full<Bytes>> {
     let Ok(status) = StatusCode::from_u16(response.status) else {
         return ApiError::new(
             StatusCode::BAD_GATEWAY,

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use tracing::Instrument;
 
 use super::error::ApiError;
-use super::{AppState, admin, plugin_route, request_id, system};
+use super::{AppState, admin, native_route, plugin_route, request_id, system};
 
 /// Serve one request. Never fails: errors become JSON responses.
 pub async fn handle(
@@ -76,12 +76,20 @@ async fn dispatch(
             Some(slash) => rest.split_at(slash),
             None => (rest, "/"),
         };
-        let Some(plugin) = state.runtime.by_mount(mount) else {
-            return ("unmatched".to_owned(), plugin_route::no_such_mount(mount));
-        };
         let route = format!("/api/{mount}");
         let plugin_path = plugin_path.to_owned();
-        let response = plugin_route::serve(state, plugin, request, plugin_path, id).await;
+        if let Some(plugin) = state.runtime.by_mount(mount) {
+            let response = plugin_route::serve(state, plugin, request, plugin_path, id).await;
+            return (route, response);
+        }
+        let native = state
+            .lifecycle
+            .as_ref()
+            .and_then(|lifecycle| lifecycle.native().by_mount(mount));
+        let Some(plugin) = native else {
+            return ("unmatched".to_owned(), plugin_route::no_such_mount(mount));
+        };
+        let response = native_route::serve(state, plugin, request, plugin_path, id).await;
         return (route, response);
     }
     (

@@ -53,23 +53,37 @@ pub fn openapi() -> Response<Full<Bytes>> {
     response
 }
 
-/// `/plugins`: the loaded plugins, their versions and mounts.
+/// `/plugins`: the loaded plugins, WebAssembly and native, sorted by id,
+/// with their kind, versions and mounts.
 pub fn plugins(state: &AppState) -> Response<Full<Bytes>> {
-    let plugins: Vec<_> = state
+    let describe = |manifest: &tessera_host_api::Manifest, kind: &str, digest: &str| {
+        let info = &manifest.plugin;
+        json!({
+            "id": info.id,
+            "version": info.version.to_string(),
+            "name": info.name,
+            "description": info.description,
+            "mount": info.mount,
+            "kind": kind,
+            "digest": digest,
+        })
+    };
+    let mut plugins: Vec<(String, serde_json::Value)> = state
         .runtime
         .plugins()
         .iter()
         .map(|plugin| {
-            let info = &plugin.manifest().plugin;
-            json!({
-                "id": info.id,
-                "version": info.version.to_string(),
-                "name": info.name,
-                "description": info.description,
-                "mount": info.mount,
-                "digest": plugin.digest(),
-            })
+            let value = describe(plugin.manifest(), "wasm", plugin.digest());
+            (plugin.id().to_owned(), value)
         })
         .collect();
+    if let Some(lifecycle) = &state.lifecycle {
+        plugins.extend(lifecycle.native().plugins().iter().map(|plugin| {
+            let value = describe(plugin.manifest(), "native", plugin.digest());
+            (plugin.id().to_owned(), value)
+        }));
+    }
+    plugins.sort_by(|a, b| a.0.cmp(&b.0));
+    let plugins: Vec<_> = plugins.into_iter().map(|(_, value)| value).collect();
     json_response(StatusCode::OK, &json!({ "plugins": plugins }))
 }

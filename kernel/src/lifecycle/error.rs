@@ -4,7 +4,10 @@
 use http::StatusCode;
 
 use super::state::Grant;
+use crate::kernel_config::KernelConfigError;
+use crate::native::NativeError;
 use crate::package::PackageError;
+use crate::quota::QuotaFileError;
 use crate::runtime::LoadError;
 use crate::storage::StorageError;
 
@@ -64,6 +67,54 @@ pub enum LifecycleError {
     /// The package holds something this kernel cannot run.
     #[error("{0}")]
     Unsupported(String),
+    /// A native package, while the administrator has not enabled native
+    /// plugins in `<data>/kernel.toml`.
+    #[error(
+        "package {id} {version} holds a native library, and native plugins are disabled in this kernel; an administrator enables them with `native-plugins = true` in <data>/kernel.toml and a restart"
+    )]
+    NativeDisabled {
+        /// Plugin id.
+        id: String,
+        /// Its version.
+        version: String,
+    },
+    /// A native package that is not signed by a trusted key. The
+    /// development flag does not apply to native code.
+    #[error(
+        "package {id} {version} holds a native library, which runs inside the kernel process with all of its rights, and it is {signer}; native packages install only when signed by a key this kernel trusts (`tessera trust add`), never with --allow-untrusted"
+    )]
+    NativeUntrusted {
+        /// Plugin id.
+        id: String,
+        /// Its version.
+        version: String,
+        /// `not signed`, or which untrusted key signed it.
+        signer: String,
+    },
+    /// A native package built for another target.
+    #[error(
+        "package {id} {version} holds a native library for {target}, but this kernel runs on {host}; ask the publisher for a package built for {host}"
+    )]
+    NativeWrongTarget {
+        /// Plugin id.
+        id: String,
+        /// Its version.
+        version: String,
+        /// The package's target triple.
+        target: String,
+        /// This kernel's target triple.
+        host: String,
+    },
+    /// The native library could not be loaded (wrong ABI version, not a
+    /// Tessera plugin, refused by the dynamic loader).
+    #[error(transparent)]
+    Native(#[from] NativeError),
+    /// `<data>/kernel.toml` is invalid.
+    #[error(transparent)]
+    Config(#[from] KernelConfigError),
+    /// `<data>/quotas.toml` could not be read or written.
+    #[error(transparent)]
+    Quotas(#[from] QuotaFileError),
     /// The plugin was built against a contract this kernel does not serve.
     #[error(
         "plugin `{id}` needs contract tessera:plugin {wanted}, this kernel serves {served}; rebuild it against a matching tessera-sdk"
@@ -165,6 +216,19 @@ impl LifecycleError {
             Self::Unsigned { .. } => "package_unsigned",
             Self::Untrusted { .. } => "package_untrusted",
             Self::Unsupported(_) => "unsupported_package",
+            Self::NativeDisabled { .. } | Self::Native(NativeError::Disabled { .. }) => {
+                "native_plugins_disabled"
+            }
+            Self::NativeUntrusted { .. } | Self::Native(NativeError::Untrusted { .. }) => {
+                "native_untrusted"
+            }
+            Self::NativeWrongTarget { .. } => "native_wrong_target",
+            Self::Native(NativeError::AbiMismatch { .. }) => "native_abi_mismatch",
+            Self::Native(NativeError::MissingSymbol { .. }) => "native_not_a_plugin",
+            Self::Native(NativeError::Scratch { .. }) => "internal",
+            Self::Native(_) => "native_load_failed",
+            Self::Config(_) => "kernel_config_invalid",
+            Self::Quotas(_) => "quotas_file_error",
             Self::IncompatibleApi { .. } => "incompatible_api",
             Self::MissingDependency { .. } => "dependency_missing",
             Self::DependencyConflict { .. } => "dependency_conflict",
@@ -184,7 +248,17 @@ impl LifecycleError {
         match self {
             Self::NotInstalled(_) => StatusCode::NOT_FOUND,
             Self::Package(_) | Self::Unsupported(_) => StatusCode::BAD_REQUEST,
-            Self::Unsigned { .. } | Self::Untrusted { .. } => StatusCode::FORBIDDEN,
+            Self::Unsigned { .. }
+            | Self::Untrusted { .. }
+            | Self::NativeDisabled { .. }
+            | Self::NativeUntrusted { .. }
+            | Self::Native(NativeError::Disabled { .. } | NativeError::Untrusted { .. }) => {
+                StatusCode::FORBIDDEN
+            }
+            Self::Native(NativeError::Scratch { .. }) | Self::Config(_) | Self::Quotas(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Self::NativeWrongTarget { .. } | Self::Native(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::IncompatibleApi { .. } | Self::MissingDependency { .. } | Self::Load(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }

@@ -8,6 +8,12 @@
 //! only then is it activated by swapping one pointer: requests already
 //! running finish on the version they started on. A failure at any step
 //! leaves the previous state exactly as it was.
+//!
+//! Native packages (a shared library, see `docs/native-plugins.md`) go
+//! through the same operations, only when `<data>/kernel.toml` enables
+//! native plugins and the package is signed by a trusted key; they are
+//! loaded instead of compiled, have no `migrate`, and serve from the
+//! [`NativeRegistry`] this lifecycle owns.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,18 +22,23 @@ use std::sync::Arc;
 use serde::Serialize;
 use tessera_host_api::Manifest;
 
+use crate::kernel_config::KernelConfig;
+use crate::native::NativeRegistry;
 use crate::package::{Package, PackageKind, TrustStore, Verification};
-use crate::runtime::{LoadedPlugin, PluginSource, Runtime};
+use crate::runtime::{LoadError, LoadedPlugin, PluginSource, Runtime};
 
 mod error;
+mod native;
+mod quota;
 mod resolve;
 mod snapshot;
 mod starter;
 mod state;
 
 pub use error::LifecycleError;
+pub use quota::PluginQuota;
 pub use starter::{StarterPlugin, install_starter_profile};
-pub use state::{Grant, InstalledPlugin, StateStore};
+pub use state::{Grant, InstalledPlugin, PluginKind, StateStore};
 
 use snapshot::Snapshot;
 
@@ -64,12 +75,18 @@ pub struct PluginStatus {
     pub dependencies: BTreeMap<String, String>,
     /// How its package was verified.
     pub verified: String,
+    /// `wasm` or `native`.
+    pub kind: PluginKind,
+    /// Its quota limits and usage.
+    pub quota: PluginQuota,
 }
 
 /// The lifecycle manager: one per kernel.
 pub struct Lifecycle {
     runtime: Arc<Runtime>,
     data: PathBuf,
+    config: KernelConfig,
+    native: NativeRegistry,
     state: StateStore,
     /// Operations run one at a time.
     lock: tokio::sync::Mutex<()>,
@@ -82,15 +99,42 @@ struct Checked {
 }
 
 impl Lifecycle {
-    /// The lifecycle of the kernel whose data directory is `data`.
+    /// The lifecycle of the kernel whose data directory is `data`, with the
+    /// settings of `<data>/kernel.toml` (an invalid file is an error).
     pub fn new(runtime: Arc<Runtime>, data: &Path) -> Result<Self, LifecycleError> {
+        let config = KernelConfig::load(data)?;
+        Self::with_config(runtime, data, config)
+    }
+
+    /// The lifecycle of the kernel whose data directory is `data`, with
+    /// `config` instead of reading `<data>/kernel.toml`.
+    pub fn with_config(
+        runtime: Arc<Runtime>,
+        data: &Path,
+        config: KernelConfig,
+    ) -> Result<Self, LifecycleError> {
         let state = StateStore::open(runtime.storage().clone())?;
+        if config.native_plugins {
+            tracing::info!("native plugins are enabled (kernel.toml)");
+        }
         Ok(Self {
             runtime,
             data: data.to_path_buf(),
+            config,
+            native: NativeRegistry::new(),
             state,
             lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The active native plugins, for the router.
+    pub fn native(&self) -> &NativeRegistry {
+        &self.native
+    }
+
+    /// The kernel settings this lifecycle runs with.
+    pub fn config(&self) -> &KernelConfig {
+        &self.config
     }
 
     /// The persisted records.
@@ -128,7 +172,7 @@ impl Lifecycle {
         }
         let records = self.state.all()?;
         resolve::check_dependencies(&manifest, &records)?;
-        let requested = Grant::of(&manifest.capabilities);
+        let requested = Grant::of_package(&checked.package);
         if !options.consent && !requested.is_empty() {
             return Err(LifecycleError::ConsentRequired {
                 id,
@@ -136,15 +180,14 @@ impl Lifecycle {
                 capabilities: Box::new(requested),
             });
         }
-        self.runtime
-            .check_mount(&id, &manifest.plugin.mount)
-            .map_err(LifecycleError::Load)?;
+        self.check_mount(&id, &manifest.plugin.mount)?;
         let package_path = self.keep_package(&checked.package, bytes)?;
         let activated = self.activate(&checked.package).await;
         if let Err(error) = activated {
             let _ = std::fs::remove_file(&package_path);
             return Err(error);
         }
+        let kind = PluginKind::of(&checked.package);
         let record = InstalledPlugin {
             id: id.clone(),
             active: manifest.plugin.version.clone(),
@@ -155,9 +198,10 @@ impl Lifecycle {
             dependencies: manifest.dependencies.clone(),
             mount: manifest.plugin.mount.clone(),
             verified: checked.verified,
+            kind,
         };
         if let Err(error) = self.state.put(&record).await {
-            self.runtime.deactivate(&id);
+            self.deactivate(&id);
             let _ = std::fs::remove_file(&package_path);
             return Err(error.into());
         }
@@ -188,7 +232,7 @@ impl Lifecycle {
         let records = self.state.all()?;
         resolve::check_dependencies(&manifest, &records)?;
         resolve::check_dependents(&id, &offered, &records, &format!("upgrading to {offered}"))?;
-        let requested = Grant::of(&manifest.capabilities);
+        let requested = Grant::of_package(&checked.package);
         let missing = record.granted.missing(&requested);
         if !missing.is_empty() && !options.consent {
             return Err(LifecycleError::ConsentRequired {
@@ -197,9 +241,7 @@ impl Lifecycle {
                 capabilities: Box::new(missing),
             });
         }
-        self.runtime
-            .check_mount(&id, &manifest.plugin.mount)
-            .map_err(LifecycleError::Load)?;
+        self.check_mount(&id, &manifest.plugin.mount)?;
         let package_path = self.keep_package(&checked.package, bytes)?;
         if record.enabled
             && let Err(error) = self.activate(&checked.package).await
@@ -219,6 +261,7 @@ impl Lifecycle {
         record.dependencies = manifest.dependencies.clone();
         record.mount = manifest.plugin.mount.clone();
         record.verified = checked.verified;
+        record.kind = PluginKind::of(&checked.package);
         if let Err(error) = self.state.put(&record).await {
             self.restore_active(&before).await;
             return Err(error.into());
@@ -251,6 +294,7 @@ impl Lifecycle {
         record.active = previous.clone();
         record.dependencies = package.manifest().dependencies.clone();
         record.mount = package.manifest().plugin.mount.clone();
+        record.kind = PluginKind::of(&package);
         if let Err(error) = self.state.put(&record).await {
             self.restore_active(&before).await;
             return Err(error.into());
@@ -275,7 +319,7 @@ impl Lifecycle {
         self.activate(&package).await?;
         record.enabled = true;
         if let Err(error) = self.state.put(&record).await {
-            self.runtime.deactivate(id);
+            self.deactivate(id);
             return Err(error.into());
         }
         tracing::info!(plugin = %id, "plugin enabled");
@@ -295,7 +339,7 @@ impl Lifecycle {
         resolve::refuse_if_needed(id, &self.state.all()?)?;
         record.enabled = false;
         self.state.put(&record).await?;
-        self.runtime.deactivate(id);
+        self.deactivate(id);
         tracing::info!(plugin = %id, "plugin disabled");
         Ok(self.status(&record))
     }
@@ -306,7 +350,7 @@ impl Lifecycle {
         self.record(id)?;
         resolve::refuse_if_needed(id, &self.state.all()?)?;
         self.state.delete(id).await?;
-        self.runtime.deactivate(id);
+        self.deactivate(id);
         let dir = self.package_dir(id);
         if let Err(error) = std::fs::remove_dir_all(&dir) {
             tracing::warn!(plugin = %id, dir = %dir.display(), %error, "could not delete kept packages");
@@ -349,6 +393,11 @@ impl Lifecycle {
             .runtime
             .by_id(&record.id)
             .map(|plugin| plugin.manifest().plugin.name.clone())
+            .or_else(|| {
+                self.native
+                    .by_id(&record.id)
+                    .map(|plugin| plugin.manifest().plugin.name.clone())
+            })
             .unwrap_or_else(|| record.id.clone());
         PluginStatus {
             id: record.id.clone(),
@@ -365,6 +414,8 @@ impl Lifecycle {
                 .map(|(id, range)| (id.clone(), range.to_string()))
                 .collect(),
             verified: record.verified.clone(),
+            kind: record.kind,
+            quota: self.quota_of(&record.id),
         }
     }
 
@@ -378,11 +429,12 @@ impl Lifecycle {
         let manifest = package.manifest();
         let id = manifest.plugin.id.clone();
         let version = manifest.plugin.version.to_string();
-        let trust = TrustStore::open(&self.data).map_err(|error| LifecycleError::Io {
-            what: "reading the trust store".to_owned(),
-            source: std::io::Error::other(error.to_string()),
-        })?;
-        let verified = match package.verification(&trust) {
+        let trust = self.trust()?;
+        let verification = package.verification(&trust);
+        if let PackageKind::Native { target } = package.kind() {
+            self.check_native(&id, &version, target, &verification)?;
+        }
+        let verified = match verification {
             Verification::Signed {
                 signer,
                 trusted: true,
@@ -400,11 +452,6 @@ impl Lifecycle {
             }
             Verification::Unsigned => return Err(LifecycleError::Unsigned { id, version }),
         };
-        if !matches!(package.kind(), PackageKind::Wasm) {
-            return Err(LifecycleError::Unsupported(format!(
-                "package {id} {version} holds a native library; native plugins are installed with `tessera admin install` only when the kernel enables them"
-            )));
-        }
         let served = tessera_host_api::contract_version();
         if !manifest.plugin.api.matches(&served) {
             return Err(LifecycleError::IncompatibleApi {
@@ -416,8 +463,19 @@ impl Lifecycle {
         Ok(Checked { package, verified })
     }
 
-    /// Compile, pre-instantiate, migrate under a snapshot, and swap in.
+    /// Make `package` the active version of its plugin: a native package is
+    /// loaded, a component compiled and migrated.
     async fn activate(&self, package: &Package) -> Result<(), LifecycleError> {
+        let info = &package.manifest().plugin;
+        self.check_mount(&info.id, &info.mount)?;
+        match package.kind() {
+            PackageKind::Native { .. } => self.activate_native(package).await,
+            PackageKind::Wasm => self.activate_wasm(package).await,
+        }
+    }
+
+    /// Compile, pre-instantiate, migrate under a snapshot, and swap in.
+    async fn activate_wasm(&self, package: &Package) -> Result<(), LifecycleError> {
         let manifest = package.manifest().clone();
         let id = manifest.plugin.id.clone();
         let source = PluginSource {
@@ -450,7 +508,36 @@ impl Lifecycle {
             return Err(error.into());
         }
         self.runtime.activate(plugin)?;
+        // An upgrade or rollback from a native version of the same plugin.
+        self.native.deactivate(&id);
         Ok(())
+    }
+
+    /// Stop serving `id`, whatever its kind.
+    fn deactivate(&self, id: &str) {
+        self.runtime.deactivate(id);
+        self.native.deactivate(id);
+    }
+
+    /// Refuse `mount` if a plugin other than `id`, of either kind, serves it.
+    fn check_mount(&self, id: &str, mount: &str) -> Result<(), LifecycleError> {
+        self.runtime.check_mount(id, mount)?;
+        match self.native.mount_owner(id, mount) {
+            Some(owner) => Err(LoadError::MountTaken {
+                mount: mount.to_owned(),
+                owner,
+            }
+            .into()),
+            None => Ok(()),
+        }
+    }
+
+    /// The data directory's trust store.
+    fn trust(&self) -> Result<TrustStore, LifecycleError> {
+        TrustStore::open(&self.data).map_err(|error| LifecycleError::Io {
+            what: "reading the trust store".to_owned(),
+            source: std::io::Error::other(error.to_string()),
+        })
     }
 
     /// After a failed record write: serve what the record says again.
@@ -502,7 +589,14 @@ impl Lifecycle {
     }
 }
 
-/// The manifest of a checked package (for reports before installing).
+/// The capabilities a manifest asks for, one line each (for reports
+/// before installing).
 pub fn describe_capabilities(manifest: &Manifest) -> Vec<String> {
     Grant::of(&manifest.capabilities).describe()
+}
+
+/// What installing `package` asks consent for, one line each: its
+/// capabilities, and running native code when it holds a native library.
+pub fn describe_package(package: &Package) -> Vec<String> {
+    Grant::of_package(package).describe()
 }

@@ -128,6 +128,7 @@ mod tests {
                 .collect(),
             mount: id.replace('.', "-"),
             verified: "development".into(),
+            kind: Default::default(),
         }
     }
 

@@ -39,6 +39,39 @@ pub struct InstalledPlugin {
     /// How the active package was verified: `trusted:<key name>`, or
     /// `development` when installed with the development flag.
     pub verified: String,
+    /// What the active package holds (records written before native
+    /// plugins existed are `wasm`).
+    #[serde(default)]
+    pub kind: PluginKind,
+}
+
+/// What a plugin is made of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    /// A WebAssembly component, sandboxed.
+    #[default]
+    Wasm,
+    /// A trusted native library, loaded into the kernel process.
+    Native,
+}
+
+impl PluginKind {
+    /// The kind of what `package` holds.
+    pub fn of(package: &crate::package::Package) -> Self {
+        match package.kind() {
+            crate::package::PackageKind::Wasm => Self::Wasm,
+            crate::package::PackageKind::Native { .. } => Self::Native,
+        }
+    }
+
+    /// `wasm` or `native`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wasm => "wasm",
+            Self::Native => "native",
+        }
+    }
 }
 
 /// A set of capabilities, comparable so that an upgrade can tell what it
@@ -58,6 +91,10 @@ pub struct Grant {
     pub invoke: BTreeSet<String>,
     /// Permissions it defines.
     pub permissions: BTreeSet<String>,
+    /// Native code: a library running inside the kernel process with all of
+    /// its rights. Consented to like a capability.
+    #[serde(default)]
+    pub native: bool,
 }
 
 impl Grant {
@@ -71,6 +108,16 @@ impl Grant {
             outbound: set(&capabilities.outbound),
             invoke: set(&capabilities.invoke),
             permissions: set(&capabilities.permissions),
+            native: false,
+        }
+    }
+
+    /// What installing `package` asks for: its manifest's capabilities,
+    /// plus running native code when it holds a native library.
+    pub fn of_package(package: &crate::package::Package) -> Self {
+        Self {
+            native: PluginKind::of(package) == PluginKind::Native,
+            ..Self::of(&package.manifest().capabilities)
         }
     }
 
@@ -86,6 +133,7 @@ impl Grant {
             outbound: beyond(&self.outbound, &requested.outbound),
             invoke: beyond(&self.invoke, &requested.invoke),
             permissions: beyond(&self.permissions, &requested.permissions),
+            native: requested.native && !self.native,
         }
     }
 
@@ -104,12 +152,18 @@ impl Grant {
             outbound: join(&self.outbound, &other.outbound),
             invoke: join(&self.invoke, &other.invoke),
             permissions: join(&self.permissions, &other.permissions),
+            native: self.native || other.native,
         }
     }
 
     /// One line per capability, for consent prompts and logs.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
+        if self.native {
+            lines.push(
+                "native code: a library that runs inside the kernel process with all of its rights, outside the sandbox".to_owned(),
+            );
+        }
         if self.storage {
             lines.push("storage: a private key-value namespace".to_owned());
         }

@@ -37,14 +37,21 @@ use std::sync::Arc;
 
 mod error;
 mod library;
+mod registry;
 mod scratch;
 
 pub use error::NativeError;
+pub use registry::{LoadedNative, NativeRegistry};
 pub use tessera_host_api::native::{
     NATIVE_ABI_VERSION, NativeEvent, NativeRequest, NativeResponse, NativeStatus,
 };
 
 use library::{Library, Returned, message};
+
+/// The target triple this kernel was built for (e.g.
+/// `x86_64-unknown-linux-gnu`): a native package must name it as its
+/// `target` to be installed here.
+pub const HOST_TARGET: &str = env!("TESSERA_HOST_TARGET");
 
 /// What the kernel allows for one native library: decided by the caller
 /// (the lifecycle code), from the kernel configuration and the package's

@@ -1,0 +1,146 @@
+//! The native plugins that serve requests, by id and by mount: the native
+//! counterpart of the WebAssembly runtime's registry. The lifecycle fills
+//! it; the router reads it for `/api/<mount>/...`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use tessera_host_api::Manifest;
+
+use super::NativePlugin;
+
+/// A native plugin activated from a package: its manifest, its library and
+/// the digest of the library's bytes.
+#[derive(Debug)]
+pub struct LoadedNative {
+    manifest: Manifest,
+    plugin: NativePlugin,
+    digest: String,
+}
+
+impl LoadedNative {
+    /// `plugin`, loaded from a package with this `manifest`, whose library
+    /// bytes have the SHA-256 `digest` (hex).
+    pub fn new(manifest: Manifest, plugin: NativePlugin, digest: String) -> Self {
+        Self {
+            manifest,
+            plugin,
+            digest,
+        }
+    }
+
+    /// Its plugin id.
+    pub fn id(&self) -> &str {
+        &self.manifest.plugin.id
+    }
+
+    /// Its manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The loaded library.
+    pub fn plugin(&self) -> &NativePlugin {
+        &self.plugin
+    }
+
+    /// SHA-256 of the library's bytes, hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    by_id: HashMap<String, Arc<LoadedNative>>,
+    mounts: HashMap<String, String>,
+}
+
+/// Active native plugins by id and by mount. Thread-safe; a request holds
+/// an `Arc` of the plugin it started on, so replacing or removing one never
+/// fails a request in flight.
+#[derive(Default)]
+pub struct NativeRegistry {
+    inner: RwLock<Inner>,
+}
+
+impl std::fmt::Debug for NativeRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeRegistry")
+            .field("plugins", &self.read().by_id.len())
+            .finish()
+    }
+}
+
+impl NativeRegistry {
+    /// No plugins.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The native plugin serving `/api/<mount>/...`, if any.
+    pub fn by_mount(&self, mount: &str) -> Option<Arc<LoadedNative>> {
+        let inner = self.read();
+        let id = inner.mounts.get(mount)?;
+        inner.by_id.get(id).cloned()
+    }
+
+    /// The native plugin with this id, if active.
+    pub fn by_id(&self, id: &str) -> Option<Arc<LoadedNative>> {
+        self.read().by_id.get(id).cloned()
+    }
+
+    /// Every active native plugin, sorted by id.
+    pub fn plugins(&self) -> Vec<Arc<LoadedNative>> {
+        let mut plugins: Vec<_> = self.read().by_id.values().cloned().collect();
+        plugins.sort_by(|a, b| a.id().cmp(b.id()));
+        plugins
+    }
+
+    /// The id of the native plugin other than `id` that serves `mount`.
+    pub fn mount_owner(&self, id: &str, mount: &str) -> Option<String> {
+        self.read()
+            .mounts
+            .get(mount)
+            .filter(|owner| owner.as_str() != id)
+            .cloned()
+    }
+
+    /// Serve `plugin` from now on, replacing the one with the same id.
+    /// Refused with the owner's id when another plugin holds its mount.
+    pub fn activate(&self, plugin: Arc<LoadedNative>) -> Result<(), String> {
+        let id = plugin.id().to_owned();
+        let mount = plugin.manifest().plugin.mount.clone();
+        let mut inner = self.write();
+        if let Some(owner) = inner.mounts.get(&mount)
+            && owner != &id
+        {
+            return Err(owner.clone());
+        }
+        if let Some(old) = inner.by_id.insert(id.clone(), plugin) {
+            inner.mounts.remove(&old.manifest().plugin.mount);
+        }
+        inner.mounts.insert(mount, id);
+        Ok(())
+    }
+
+    /// Stop serving `id`; requests in flight finish. Returns it.
+    pub fn deactivate(&self, id: &str) -> Option<Arc<LoadedNative>> {
+        let mut inner = self.write();
+        let removed = inner.by_id.remove(id)?;
+        inner.mounts.remove(&removed.manifest().plugin.mount);
+        Some(removed)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
