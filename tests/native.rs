@@ -578,6 +578,13 @@ fn the_lifecycle_installs_native_plugins_only_when_enabled_and_trusted() {
     assert_eq!(echo.json(), json!({ "echo": { "a": 1 } }));
     let panicked = kernel.get("/api/native-hello/panic");
     assert_refused(&panicked, 500, "plugin_failed", &[NATIVE_ID, "panic"]);
+    // The plugin saw the kernel's request id, and the details are logged.
+    let request_id = panicked.request_id.clone().unwrap();
+    let expected = format!("panicked on purpose (request {request_id})");
+    let log =
+        kernel.log_when(|log| log.contains(&expected) && log.contains("native plugin call failed"));
+    assert!(log.contains(&expected), "{log}");
+    assert!(log.contains("native plugin call failed"), "{log}");
     assert_eq!(kernel.get("/api/native-hello/").status, 200);
     let listed = kernel.get("/plugins").json();
     let entry = listed["plugins"]
