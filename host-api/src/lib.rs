@@ -11,15 +11,19 @@
 
 #[cfg(feature = "bindings")]
 pub mod bindings;
+pub mod contract;
 pub mod manifest;
 pub mod native;
 
 pub use manifest::{Capabilities, EventCapabilities, Limits, Manifest, ManifestError, PluginInfo};
 
-/// The version of the WIT contract (`tessera:plugin`) this crate binds.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The current version of the WIT contract (`tessera:plugin`, the files in
+/// `wit/`): what `bindings` binds at its root and the SDK
+/// builds against. The kernel also serves the earlier versions listed in
+/// [`contract::Contract::ALL`].
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
-/// The contract version as a parsed semver value.
+/// The current contract version as a parsed semver value.
 pub fn contract_version() -> semver::Version {
-    semver::Version::new(0, 1, 0)
+    contract::Contract::LATEST.version()
 }

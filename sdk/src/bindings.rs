@@ -24,7 +24,7 @@ wit_bindgen::generate!({
     default_bindings_module: "tessera_sdk::bindings",
     additional_derives: [PartialEq, Eq],
     additional_type_attributes: {
-        "tessera:plugin/identity@0.1.0/principal": [#[derive(serde::Serialize)]],
-        "tessera:plugin/identity@0.1.0/user": [#[derive(serde::Serialize)]],
+        "tessera:plugin/identity@0.2.0/principal": [#[derive(serde::Serialize)]],
+        "tessera:plugin/identity@0.2.0/user": [#[derive(serde::Serialize)]],
     },
 });

@@ -190,7 +190,8 @@ impl From<serde_json::Error> for Error {
 impl From<StorageError> for Error {
     /// `not-permitted` → 403 `not_permitted`; `invalid-key` → 400
     /// `invalid_key`; `value-too-large` → 413 `value_too_large`; anything else
-    /// → 500 `storage_error`.
+    /// (`limit-exceeded`, `quota-exceeded`, `backend`) → 500 `storage_error`
+    /// with the kernel's message.
     ///
     /// ```
     /// use tessera_sdk::Error;
@@ -224,6 +225,11 @@ impl From<StorageError> for Error {
             StorageError::Backend(why) => {
                 Self::new(500, "storage_error", format!("storage failed: {why}"))
             }
+            StorageError::QuotaExceeded(refusal) => Self::new(
+                500,
+                "storage_error",
+                format!("storage quota exceeded: {}", refusal.message),
+            ),
         }
     }
 }

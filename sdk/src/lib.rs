@@ -37,7 +37,7 @@
 //! [plugin]
 //! id = "acme.hello"
 //! version = "0.1.0"
-//! api = "^0.1"
+//! api = "^0.2"
 //! mount = "hello"
 //!
 //! [capabilities]

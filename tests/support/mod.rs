@@ -24,8 +24,9 @@ pub fn tessera() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tessera"))
 }
 
-/// How many plugins every test kernel loads: hello and four fixtures.
-pub const PLUGIN_COUNT: usize = 5;
+/// How many plugins every test kernel loads: hello and five fixtures (one
+/// of them built against the released contract 0.1.0).
+pub const PLUGIN_COUNT: usize = 6;
 
 /// Plugin directories every test kernel loads.
 pub fn plugin_roots() -> Vec<PathBuf> {

@@ -1,6 +1,10 @@
 //! Host interfaces of the `tessera:plugin` world, one module each. Every
 //! module owns its WIT implementation and its checks; adding an interface is
 //! one new file and one line in [`linker`].
+//!
+//! Those modules implement the current contract. Each earlier released
+//! contract version has one module (`v0_1`) that adapts its calls to them,
+//! so one linker serves plugins built against every served version.
 
 use wasmtime::Engine;
 use wasmtime::component::Linker;
@@ -16,9 +20,10 @@ mod jobs;
 mod log;
 mod outbound;
 mod storage;
+mod v0_1;
 
 /// A linker with WASI (deny-by-default context) and every Tessera host
-/// interface.
+/// interface, in every served contract version.
 pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     // Guests built for wasm32-wasip2 import WASI even when their world does
@@ -33,5 +38,6 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     config::add_to_linker(&mut linker)?;
     log::add_to_linker(&mut linker)?;
     invoke::add_to_linker(&mut linker)?;
+    v0_1::add_to_linker(&mut linker)?;
     Ok(linker)
 }

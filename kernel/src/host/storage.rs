@@ -3,15 +3,17 @@
 //! The namespace comes from the plugin itself, never from an argument, so a
 //! plugin cannot name another plugin's keys. Writes return only once durable
 //! (a shared group flush). Every call is metered by the plugin's quotas
-//! ([`crate::quota`]): a refusal is `limit-exceeded` with a message naming
-//! the quota, and nothing is written.
+//! ([`crate::quota`]): a refusal is `quota-exceeded` naming the quota, its
+//! limit and the usage, and nothing is written (a plugin built against
+//! contract 0.1 receives `limit-exceeded` with the same message).
 
 use tessera_host_api::bindings::tessera::plugin::storage::{
-    self, CasOutcome, Entry, Operation, ScanPage, ScanRequest, StorageError,
+    self, CasOutcome, Entry, Operation, QuotaExceeded as WitQuotaExceeded, ScanPage, ScanRequest,
+    StorageError,
 };
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::quota::{MeteredError, MeteredNamespace};
+use crate::quota::{MeteredError, MeteredNamespace, QuotaExceeded};
 use crate::runtime::HostState;
 use crate::storage::BatchOp;
 
@@ -67,12 +69,28 @@ fn check_value(value: &[u8]) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// A quota refusal is `limit-exceeded` (the WIT has no quota case yet; the
-/// message names the quota); an engine failure is `backend`.
+/// A quota refusal is `quota-exceeded`; an engine failure is `backend`.
 fn wit_error(error: MeteredError) -> StorageError {
     match error {
-        MeteredError::Quota(refusal) => StorageError::LimitExceeded(refusal.to_string()),
+        MeteredError::Quota(refusal) => StorageError::QuotaExceeded(quota_exceeded(&refusal)),
         MeteredError::Storage(error) => StorageError::Backend(error.to_string()),
+    }
+}
+
+/// The WIT record of a quota refusal.
+fn quota_exceeded(refusal: &QuotaExceeded) -> WitQuotaExceeded {
+    let (used, requested) = match refusal {
+        QuotaExceeded::StorageBytes {
+            used, requested, ..
+        } => (Some(*used), *requested),
+        QuotaExceeded::Rate { requested, .. } => (None, u64::from(*requested)),
+    };
+    WitQuotaExceeded {
+        quota: refusal.kind().as_str().to_owned(),
+        limit: refusal.limit(),
+        used,
+        requested,
+        message: refusal.to_string(),
     }
 }
 

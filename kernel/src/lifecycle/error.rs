@@ -238,6 +238,9 @@ impl LifecycleError {
             Self::AlreadyInState { .. } => "already_in_state",
             Self::Load(LoadError::Migrate { .. }) => "migration_failed",
             Self::Load(LoadError::MountTaken { .. }) => "mount_taken",
+            Self::Load(
+                LoadError::IncompatibleContract { .. } | LoadError::UnsupportedContract { .. },
+            ) => "incompatible_api",
             Self::Load(_) => "load_failed",
             Self::Storage(_) | Self::Io { .. } => "internal",
         }

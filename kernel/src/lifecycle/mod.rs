@@ -452,12 +452,13 @@ impl Lifecycle {
             }
             Verification::Unsigned => return Err(LifecycleError::Unsigned { id, version }),
         };
-        let served = tessera_host_api::contract_version();
-        if !manifest.plugin.api.matches(&served) {
+        // The component's own contract version is checked when it is
+        // prepared (`runtime::prepare`), with the same served versions.
+        if tessera_host_api::contract::Contract::satisfying(&manifest.plugin.api).is_none() {
             return Err(LifecycleError::IncompatibleApi {
                 id,
                 wanted: manifest.plugin.api.to_string(),
-                served: served.to_string(),
+                served: tessera_host_api::contract::served_list(),
             });
         }
         Ok(Checked { package, verified })

@@ -5,10 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tessera_host_api::bindings::Adapt;
 use tessera_host_api::bindings::tessera::plugin::http_types::{Request, Response};
 use wasmtime::component::Instance;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::plugin::Exports;
 use super::{HostState, LoadedPlugin, Runtime};
 
 /// Grace period after a plugin's deadline for host calls (which epochs do
@@ -125,11 +127,20 @@ impl Runtime {
         let deadline = prepared.deadline + HOST_CALL_GRACE;
         let outcome = tokio::time::timeout_at(deadline.into(), async {
             let instance = instantiate(&plugin, &mut prepared.store).await?;
-            plugin
-                .handler_indices()
-                .load(&mut prepared.store, &instance)?
-                .call_handle(&mut prepared.store, &request)
-                .await
+            let store = &mut prepared.store;
+            match plugin.exports() {
+                Exports::Latest { handler, .. } => {
+                    handler
+                        .load(&mut *store, &instance)?
+                        .call_handle(store, &request)
+                        .await
+                }
+                Exports::V0_1 { handler, .. } => handler
+                    .load(&mut *store, &instance)?
+                    .call_handle(store, &request.adapt())
+                    .await
+                    .map(Adapt::adapt),
+            }
         })
         .await;
         self.finish(&plugin, &prepared, outcome)
@@ -146,11 +157,22 @@ impl Runtime {
         let deadline = prepared.deadline + HOST_CALL_GRACE;
         let outcome = tokio::time::timeout_at(deadline.into(), async {
             let instance = instantiate(&plugin, &mut prepared.store).await?;
-            plugin
-                .lifecycle_indices()
-                .load(&mut prepared.store, &instance)?
-                .call_migrate(&mut prepared.store, from_version.as_deref())
-                .await
+            let store = &mut prepared.store;
+            let from_version = from_version.as_deref();
+            match plugin.exports() {
+                Exports::Latest { lifecycle, .. } => {
+                    lifecycle
+                        .load(&mut *store, &instance)?
+                        .call_migrate(store, from_version)
+                        .await
+                }
+                Exports::V0_1 { lifecycle, .. } => {
+                    lifecycle
+                        .load(&mut *store, &instance)?
+                        .call_migrate(store, from_version)
+                        .await
+                }
+            }
         })
         .await;
         self.finish(&plugin, &prepared, outcome)
@@ -225,7 +247,7 @@ async fn instantiate(
     plugin: &LoadedPlugin,
     store: &mut Store<HostState>,
 ) -> wasmtime::Result<Instance> {
-    plugin.pre().instance_pre().instantiate_async(store).await
+    plugin.pre().instantiate_async(store).await
 }
 
 fn classify(plugin: &LoadedPlugin, prepared: &Prepared, error: &wasmtime::Error) -> CallError {

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tessera_host_api::Manifest;
-use tessera_host_api::bindings::PluginPre;
 use tessera_host_api::bindings::exports::tessera::plugin::{handler, lifecycle};
+use tessera_host_api::bindings::{self, v0_1};
+use tessera_host_api::contract::{self, Contract};
+use wasmtime::component::{Component, InstancePre};
 
 use super::call::{CallContext, CallError};
 use super::{PluginSource, Runtime, compile_cache};
@@ -28,7 +30,8 @@ pub enum LoadError {
         /// Id of the plugin that has it.
         owner: String,
     },
-    /// The plugin was built against a contract this kernel does not serve.
+    /// The manifest's `api` range names no contract version this kernel
+    /// serves.
     #[error(
         "plugin `{id}` needs contract `tessera:plugin` {wanted}, this kernel serves {served}; rebuild it against a matching tessera-sdk"
     )]
@@ -37,7 +40,21 @@ pub enum LoadError {
         id: String,
         /// The manifest's `api` range.
         wanted: String,
-        /// The kernel's contract version.
+        /// The contract versions the kernel serves, e.g. `0.1.0, 0.2.0`.
+        served: String,
+    },
+    /// The component was built against a contract version this kernel does
+    /// not serve (its `tessera:plugin/...@VERSION` import and export names
+    /// say which).
+    #[error(
+        "plugin `{id}` was built against contract `tessera:plugin@{built}`, this kernel serves {served}; rebuild it against a matching tessera-sdk"
+    )]
+    UnsupportedContract {
+        /// Plugin id.
+        id: String,
+        /// The version its component names.
+        built: String,
+        /// The contract versions the kernel serves, e.g. `0.1.0, 0.2.0`.
         served: String,
     },
     /// The component is not valid, or does not fit the `tessera:plugin`
@@ -67,14 +84,32 @@ pub enum LoadError {
     },
 }
 
+/// Where a plugin's `handler` and `lifecycle` exports are, in the bindings
+/// of the contract version it was built against; resolved once so that a
+/// call looks up only the export it uses.
+pub(super) enum Exports {
+    /// Built against the current contract.
+    Latest {
+        /// `handler`.
+        handler: handler::GuestIndices,
+        /// `lifecycle`.
+        lifecycle: lifecycle::GuestIndices,
+    },
+    /// Built against `tessera:plugin@0.1.0`, served through adapters.
+    V0_1 {
+        /// `handler`.
+        handler: v0_1::exports::tessera::plugin::handler::GuestIndices,
+        /// `lifecycle`.
+        lifecycle: v0_1::exports::tessera::plugin::lifecycle::GuestIndices,
+    },
+}
+
 /// A plugin ready to serve.
 pub struct LoadedPlugin {
     manifest: Manifest,
-    pre: PluginPre<super::HostState>,
-    /// Where the `handler` and `lifecycle` exports are, resolved once so
-    /// that a call looks up only the export it uses.
-    handler: handler::GuestIndices,
-    lifecycle: lifecycle::GuestIndices,
+    contract: Contract,
+    pre: InstancePre<super::HostState>,
+    exports: Exports,
     namespace: Option<Arc<dyn Namespace>>,
     config: BTreeMap<String, String>,
     digest: String,
@@ -96,6 +131,12 @@ impl LoadedPlugin {
         &self.digest
     }
 
+    /// The contract version its component was built against (served by
+    /// this kernel, possibly through an adapter).
+    pub fn contract(&self) -> Contract {
+        self.contract
+    }
+
     /// Its storage namespace, if it declared the `storage` capability.
     pub fn namespace(&self) -> Option<&Arc<dyn Namespace>> {
         self.namespace.as_ref()
@@ -106,16 +147,12 @@ impl LoadedPlugin {
         &self.config
     }
 
-    pub(super) fn pre(&self) -> &PluginPre<super::HostState> {
+    pub(super) fn pre(&self) -> &InstancePre<super::HostState> {
         &self.pre
     }
 
-    pub(super) fn handler_indices(&self) -> &handler::GuestIndices {
-        &self.handler
-    }
-
-    pub(super) fn lifecycle_indices(&self) -> &lifecycle::GuestIndices {
-        &self.lifecycle
+    pub(super) fn exports(&self) -> &Exports {
+        &self.exports
     }
 }
 
@@ -132,12 +169,11 @@ pub fn namespace_name(id: &str) -> String {
 pub(super) fn prepare(runtime: &Runtime, source: &PluginSource) -> Result<LoadedPlugin, LoadError> {
     let manifest = source.manifest.clone();
     let id = manifest.plugin.id.clone();
-    let served = tessera_host_api::contract_version();
-    if !manifest.plugin.api.matches(&served) {
+    if Contract::satisfying(&manifest.plugin.api).is_none() {
         return Err(LoadError::IncompatibleContract {
             id,
             wanted: manifest.plugin.api.to_string(),
-            served: served.to_string(),
+            served: contract::served_list(),
         });
     }
     let bytes = &source.component;
@@ -147,15 +183,41 @@ pub(super) fn prepare(runtime: &Runtime, source: &PluginSource) -> Result<Loaded
     };
     let compiled = compile_cache::compile(&runtime.engine, bytes, &runtime.cache_dir)
         .map_err(|error| link_error(&error))?;
-    tracing::info!(plugin = %id, from_cache = compiled.from_cache, "component ready");
-    let instance_pre = runtime
+    let contract = component_contract(runtime, &id, &compiled.component)?;
+    if !manifest.plugin.api.matches(&contract.version()) {
+        tracing::warn!(
+            plugin = %id,
+            api = %manifest.plugin.api,
+            built = %contract.version(),
+            "the manifest's api range does not name the contract version the component was built against; serving the component's"
+        );
+    }
+    tracing::info!(plugin = %id, from_cache = compiled.from_cache, contract = %contract.version(), "component ready");
+    let pre = runtime
         .linker
         .instantiate_pre(&compiled.component)
         .map_err(|error| link_error(&error))?;
-    let handler = handler::GuestIndices::new(&instance_pre).map_err(|error| link_error(&error))?;
-    let lifecycle =
-        lifecycle::GuestIndices::new(&instance_pre).map_err(|error| link_error(&error))?;
-    let pre = PluginPre::new(instance_pre).map_err(|error| link_error(&error))?;
+    // The world's bindings check that every export exists and fits; only
+    // `handler` and `lifecycle` are called today.
+    let exports = match contract {
+        Contract::V0_2 => {
+            bindings::PluginPre::new(pre.clone()).map_err(|error| link_error(&error))?;
+            Exports::Latest {
+                handler: handler::GuestIndices::new(&pre).map_err(|error| link_error(&error))?,
+                lifecycle: lifecycle::GuestIndices::new(&pre)
+                    .map_err(|error| link_error(&error))?,
+            }
+        }
+        Contract::V0_1 => {
+            v0_1::PluginPre::new(pre.clone()).map_err(|error| link_error(&error))?;
+            Exports::V0_1 {
+                handler: v0_1::exports::tessera::plugin::handler::GuestIndices::new(&pre)
+                    .map_err(|error| link_error(&error))?,
+                lifecycle: v0_1::exports::tessera::plugin::lifecycle::GuestIndices::new(&pre)
+                    .map_err(|error| link_error(&error))?,
+            }
+        }
+    };
     let namespace = if manifest.capabilities.storage {
         let namespace = runtime
             .storage
@@ -172,12 +234,46 @@ pub(super) fn prepare(runtime: &Runtime, source: &PluginSource) -> Result<Loaded
     config.extend(source.config_overrides.clone());
     Ok(LoadedPlugin {
         manifest,
+        contract,
         pre,
-        handler,
-        lifecycle,
+        exports,
         namespace,
         config,
         digest: compiled.digest,
+    })
+}
+
+/// The served contract version `component` was built against, read from
+/// its `tessera:plugin/...@VERSION` import and export names. A component
+/// that names no such interface cannot fit the world; one that names a
+/// version this kernel does not serve is refused with both versions.
+fn component_contract(
+    runtime: &Runtime,
+    id: &str,
+    component: &Component,
+) -> Result<Contract, LoadError> {
+    let ty = component.component_type();
+    let engine = &runtime.engine;
+    let names = ty
+        .imports(engine)
+        .map(|(name, _)| name)
+        .chain(ty.exports(engine).map(|(name, _)| name));
+    let link_error = |message: String| LoadError::Link {
+        id: id.to_owned(),
+        message,
+    };
+    let built = contract::version_of(names)
+        .map_err(|error| link_error(error.to_string()))?
+        .ok_or_else(|| {
+            link_error(format!(
+                "it names no `{}` interface; build it against tessera-sdk",
+                contract::PACKAGE
+            ))
+        })?;
+    Contract::serving(&built).ok_or_else(|| LoadError::UnsupportedContract {
+        id: id.to_owned(),
+        built: built.to_string(),
+        served: contract::served_list(),
     })
 }
 
