@@ -4,7 +4,7 @@
 //! beside plugins built against 0.2.0, installs through the admin API, and
 //! sees a quota refusal as the 0.1 `limit-exceeded`; a component built
 //! against an unsupported major, or a manifest range no served version
-//! satisfies, is refused at install naming both versions.
+//! satisfies, is refused at install and at load naming both versions.
 
 #![allow(
     clippy::unwrap_used,
@@ -15,8 +15,15 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use support::{Kernel, Reply, repo_root};
+use tessera_host_api::Manifest;
+use tessera_host_api::contract::Contract;
+use tessera_kernel::metrics::Metrics;
 use tessera_kernel::package::{self, Payload, SigningKey, TrustStore};
+use tessera_kernel::runtime::{EngineSettings, LoadError, PluginSource, Runtime};
+use tessera_kernel::storage::SledStorage;
 
 const V01: &str = "tessera.test.contract-v0-1";
 
@@ -169,5 +176,63 @@ fn install_serves_0_1_and_refuses_an_unsupported_contract_naming_both_versions()
     let listed = kernel.admin("GET", "/admin/plugins", None);
     for refused in ["acme.major", "acme.minor", "acme.range"] {
         assert!(!listed.body.contains(refused), "{}", listed.body);
+    }
+}
+
+#[test]
+fn loading_detects_the_contract_of_each_component_and_refuses_unsupported_ones() {
+    support::build_plugins();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(SledStorage::open(&dir.path().join("db")).unwrap());
+    let runtime = Runtime::new(
+        &EngineSettings::default(),
+        storage,
+        Arc::new(Metrics::new()),
+        dir.path().join("cache"),
+    )
+    .unwrap();
+    let source = |api: &str, component: Vec<u8>| PluginSource {
+        manifest: Manifest::parse(&manifest("acme.load", "load", api)).unwrap(),
+        component,
+        config_overrides: Default::default(),
+    };
+
+    let old = runtime.prepare(&source("^0.1", v01_component())).unwrap();
+    assert_eq!(old.contract(), Contract::V0_1);
+    let hello =
+        std::fs::read(repo_root().join("target/plugins/wasm32-wasip2/release/hello.wasm")).unwrap();
+    let latest = runtime.prepare(&source("^0.2", hello)).unwrap();
+    assert_eq!(latest.contract(), Contract::LATEST);
+
+    let (major, _) = replace_all(&v01_component(), b"@0.1.0", b"@1.0.0");
+    match runtime.prepare(&source("^0.1", major)).err() {
+        Some(LoadError::UnsupportedContract { id, built, served }) => {
+            assert_eq!((id.as_str(), built.as_str()), ("acme.load", "1.0.0"));
+            assert_eq!(served, "0.1.0, 0.2.0");
+        }
+        other => panic!("expected UnsupportedContract, got {other:?}"),
+    }
+    match runtime.prepare(&source("^1.0", v01_component())).err() {
+        Some(error @ LoadError::IncompatibleContract { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("^1.0") && message.contains("0.1.0, 0.2.0"),
+                "{message}"
+            );
+        }
+        other => panic!("expected IncompatibleContract, got {other:?}"),
+    }
+    // A component naming two versions does not fit the world.
+    let (mixed, renamed) = replace_all(
+        &v01_component(),
+        b"tessera:plugin/log@0.1.0",
+        b"tessera:plugin/log@0.2.0",
+    );
+    assert!(renamed >= 1);
+    match runtime.prepare(&source("^0.1", mixed)).err() {
+        Some(error @ LoadError::Link { .. }) => {
+            assert!(error.to_string().contains("two versions"), "{error}");
+        }
+        other => panic!("expected Link, got {other:?}"),
     }
 }
