@@ -99,6 +99,20 @@ fn a_plugin_built_against_0_1_is_served_beside_0_2_plugins() {
     assert_eq!(snoop.status, 204, "{}", snoop.body);
     assert_eq!(kernel.get("/api/v01/read/colour").json()["value"], "teal");
 
+    // `/plugins` says which contract each was built against.
+    let plugins = kernel.get("/plugins").json();
+    let contract_of = |id: &str| {
+        plugins["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|plugin| plugin["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is loaded"))["contract"]
+            .clone()
+    };
+    assert_eq!(contract_of(V01), "0.1.0");
+    assert_eq!(contract_of("tessera.hello"), "0.2.0");
+
     let log = kernel.log_when(|log| log.contains("contract 0.1 fixture: about"));
     assert!(log.contains("contract 0.1 fixture: about"), "{log}");
     assert!(log.contains("contract=0.1.0"), "{log}");

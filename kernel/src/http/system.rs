@@ -54,9 +54,13 @@ pub fn openapi() -> Response<Full<Bytes>> {
 }
 
 /// `/plugins`: the loaded plugins, WebAssembly and native, sorted by id,
-/// with their kind, versions and mounts.
+/// with their kind, versions, mounts and (WebAssembly) the contract version
+/// each was built against.
 pub fn plugins(state: &AppState) -> Response<Full<Bytes>> {
-    let describe = |manifest: &tessera_host_api::Manifest, kind: &str, digest: &str| {
+    let describe = |manifest: &tessera_host_api::Manifest,
+                    kind: &str,
+                    digest: &str,
+                    contract: Option<String>| {
         let info = &manifest.plugin;
         json!({
             "id": info.id,
@@ -66,6 +70,7 @@ pub fn plugins(state: &AppState) -> Response<Full<Bytes>> {
             "mount": info.mount,
             "kind": kind,
             "digest": digest,
+            "contract": contract,
         })
     };
     let mut plugins: Vec<(String, serde_json::Value)> = state
@@ -73,13 +78,14 @@ pub fn plugins(state: &AppState) -> Response<Full<Bytes>> {
         .plugins()
         .iter()
         .map(|plugin| {
-            let value = describe(plugin.manifest(), "wasm", plugin.digest());
+            let contract = plugin.contract().version().to_string();
+            let value = describe(plugin.manifest(), "wasm", plugin.digest(), Some(contract));
             (plugin.id().to_owned(), value)
         })
         .collect();
     if let Some(lifecycle) = &state.lifecycle {
         plugins.extend(lifecycle.native().plugins().iter().map(|plugin| {
-            let value = describe(plugin.manifest(), "native", plugin.digest());
+            let value = describe(plugin.manifest(), "native", plugin.digest(), None);
             (plugin.id().to_owned(), value)
         }));
     }
