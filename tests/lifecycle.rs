@@ -90,7 +90,15 @@ fn the_starter_profile_is_installed_and_the_admin_api_needs_the_token() {
 
     let anonymous = kernel.get("/admin/plugins");
     assert_eq!(anonymous.status, 401, "{}", anonymous.body);
-    assert_eq!(anonymous.error_code(), "unauthorized");
+    assert_eq!(anonymous.error_code(), "unauthenticated");
+    let forged = kernel.call(
+        "GET",
+        "/admin/plugins",
+        &[("authorization", "Bearer tsa_not-the-token")],
+        None,
+    );
+    assert_eq!(forged.status, 401, "{}", forged.body);
+    assert_eq!(forged.error_code(), "invalid_token");
 
     // A restart loads the installed packages, not the crates.
     kernel.terminate();

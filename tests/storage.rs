@@ -94,12 +94,42 @@ fn a_plugin_cannot_read_another_plugins_keys() {
 }
 
 #[test]
-fn a_plugin_cannot_invoke_what_it_did_not_declare() {
+fn undeclared_invoke_publish_and_outbound_are_refused_and_logged() {
     let data = tempfile::tempdir().unwrap();
     let kernel = Kernel::start(data.path());
-    let reply = kernel.get("/api/snoop/invoke/tessera.hello");
-    assert_eq!(reply.status, 403, "{}", reply.body);
-    assert_eq!(reply.error_code(), "not_permitted");
+    let attempts = [
+        ("GET", "/api/snoop/invoke/tessera.hello", "tessera.hello"),
+        (
+            "POST",
+            "/api/snoop/publish/cms.entry.published",
+            "cms.entry.published",
+        ),
+        ("GET", "/api/snoop/outbound", "https://crm.example.com"),
+    ];
+    for (method, path, target) in attempts {
+        let reply = kernel.call(method, path, &[], None);
+        assert_eq!(reply.status, 403, "{path}: {}", reply.body);
+        assert_eq!(reply.error_code(), "not_permitted", "{path}");
+        assert!(reply.body.contains(target), "{path}: {}", reply.body);
+    }
+    // Each attempt is in the kernel log and in the audit log.
+    let log = kernel.log_when(|log| log.matches("capability denied").count() >= 3);
+    for capability in [
+        "capability=\"invoke\"",
+        "capability=\"events.publish\"",
+        "capability=\"outbound\"",
+    ] {
+        assert!(log.contains(capability), "{capability} in:\n{log}");
+    }
+    let audit = kernel.admin("GET", "/admin/audit?action=capability.denied", None);
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let events = audit.json()["events"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 3, "{}", audit.body);
+    assert!(
+        events
+            .iter()
+            .all(|event| event["actor"] == "tessera.test.snoop")
+    );
 }
 
 #[test]

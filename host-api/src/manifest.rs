@@ -23,9 +23,11 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 mod limits;
+mod routes;
 mod validate;
 
 pub use limits::{Limits, parse_byte_size};
+pub use routes::{RouteRule, path_matches};
 
 /// Why a manifest was refused. Each message names the field and what is
 /// expected.
@@ -64,6 +66,9 @@ pub struct Manifest {
     /// interface and overridable by administrators.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// Permissions the kernel checks before a request reaches the plugin.
+    #[serde(default)]
+    pub routes: Vec<RouteRule>,
 }
 
 /// The `[plugin]` table.
@@ -127,6 +132,15 @@ impl Manifest {
             toml::from_str(text).map_err(|error| ManifestError::Syntax(error.to_string()))?;
         validate::validate(&manifest)?;
         Ok(manifest)
+    }
+
+    /// The permission the first matching `[[routes]]` rule requires for
+    /// `method` and `path` (below the mount), if any.
+    pub fn route_permission(&self, method: &str, path: &str) -> Option<&str> {
+        self.routes
+            .iter()
+            .find(|rule| rule.matches(method, path))
+            .map(|rule| rule.permission.as_str())
     }
 
     /// Whether this manifest allows publishing `topic`.

@@ -221,7 +221,7 @@ async fn tessera_server(runtime: Arc<Runtime>) -> SocketAddr {
         runtime,
         ready: AtomicBool::new(true),
         lifecycle: None,
-        admin: None,
+        identity: None,
     });
     let server = Server::bind(
         "127.0.0.1:0".parse().unwrap(),

@@ -13,8 +13,10 @@
 //! - [`quota`]: per-plugin quotas (storage bytes, rates) and usage metering;
 //! - [`serve`]: `tessera serve`, tying it together.
 
+pub mod events;
 pub mod host;
 pub mod http;
+pub mod identity;
 pub mod kernel_config;
 pub mod lifecycle;
 pub mod metrics;

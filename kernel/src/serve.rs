@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::http::{AdminAuth, AppState, Server, ShutdownSignal, token_path};
+use crate::events::EventLog;
+use crate::http::{AppState, Server, ShutdownSignal, read_or_create_admin_token, token_path};
+use crate::identity::{ADMIN_PASSWORD_ENV, Identity, IdentitySettings};
 use crate::lifecycle::{Lifecycle, LifecycleError, StarterPlugin, install_starter_profile};
 use crate::metrics::Metrics;
 use crate::plugin_build::{self, PluginCrate};
@@ -35,6 +37,8 @@ pub struct ServeOptions {
     pub drain_timeout: Duration,
     /// Engine pool sizing.
     pub engine: EngineSettings,
+    /// Mark session cookies `Secure` (clients use HTTPS).
+    pub secure_cookies: bool,
 }
 
 /// Run the kernel until `shutdown` resolves.
@@ -67,18 +71,13 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
     } else {
         install_starter(&lifecycle, &options).await?;
     }
-    let admin = AdminAuth::open_or_create(&options.data).with_context(|| {
-        format!(
-            "cannot create the admin token in {}",
-            token_path(&options.data).display()
-        )
-    })?;
+    let identity = open_identity(storage.as_ref(), &options)?;
 
     let state = Arc::new(AppState {
         runtime: runtime.clone(),
         ready: AtomicBool::new(false),
         lifecycle: Some(lifecycle),
-        admin: Some(admin),
+        identity: Some(identity),
     });
     let server = Server::bind(options.listen, state.clone(), options.drain_timeout)
         .await
@@ -187,4 +186,47 @@ pub fn config_overrides(data: &Path, id: &str) -> anyhow::Result<BTreeMap<String
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text)
         .with_context(|| format!("{}: expected a table of string values", path.display()))
+}
+
+/// Open identity and, on the first start, create the administrator: the
+/// password comes from `TESSERA_ADMIN_PASSWORD` or is generated and printed
+/// once; `<data>/admin-token` becomes the administrator's API token.
+fn open_identity(storage: &dyn Storage, options: &ServeOptions) -> anyhow::Result<Arc<Identity>> {
+    let events = Arc::new(
+        EventLog::open(storage.namespace(crate::events::NAMESPACE)?)
+            .context("cannot open the kernel event log")?,
+    );
+    let settings = IdentitySettings {
+        secure_cookies: options.secure_cookies,
+        ..IdentitySettings::default()
+    };
+    let identity =
+        Identity::open(storage, events, settings).context("cannot open identity storage")?;
+    let token = read_or_create_admin_token(&options.data).with_context(|| {
+        format!(
+            "cannot create the admin token in {}",
+            token_path(&options.data).display()
+        )
+    })?;
+    let password = std::env::var(ADMIN_PASSWORD_ENV).ok();
+    if let Some(created) = identity
+        .bootstrap(password, &token)
+        .context("cannot create the first administrator")?
+    {
+        match created.generated_password {
+            Some(password) => println!(
+                "Created administrator `{}` with password: {password}\n  (shown once; set {ADMIN_PASSWORD_ENV} on the first start to choose it)",
+                created.username
+            ),
+            None => println!(
+                "Created administrator `{}` with the password from {ADMIN_PASSWORD_ENV}",
+                created.username
+            ),
+        }
+        println!(
+            "The admin API token is in {}",
+            token_path(&options.data).display()
+        );
+    }
+    Ok(Arc::new(identity))
 }

@@ -24,9 +24,9 @@ pub fn tessera() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tessera"))
 }
 
-/// How many plugins every test kernel loads: hello and five fixtures (one
+/// How many plugins every test kernel loads: hello and six fixtures (one
 /// of them built against the released contract 0.1.0).
-pub const PLUGIN_COUNT: usize = 6;
+pub const PLUGIN_COUNT: usize = 7;
 
 /// Plugin directories every test kernel loads.
 pub fn plugin_roots() -> Vec<PathBuf> {
@@ -58,6 +58,10 @@ pub struct Reply {
     pub body: String,
     pub request_id: Option<String>,
     pub content_type: Option<String>,
+    /// Every `Set-Cookie` header.
+    pub set_cookies: Vec<String>,
+    /// The `Retry-After` header.
+    pub retry_after: Option<String>,
 }
 
 impl Reply {
@@ -97,6 +101,16 @@ impl Kernel {
 
 /// Start a kernel on `data` with its compile cache in `cache`.
 pub fn start_with_cache(data: &Path, cache: &Path) -> Kernel {
+    start_with(data, cache, &[])
+}
+
+/// Start a kernel on `data` with the shared compile cache and extra
+/// environment variables.
+pub fn start_with_env(data: &Path, env: &[(&str, &str)]) -> Kernel {
+    start_with(data, &repo_root().join("target/tessera-test-cache"), env)
+}
+
+fn start_with(data: &Path, cache: &Path, env: &[(&str, &str)]) -> Kernel {
     build_plugins();
     let mut command = Command::new(tessera());
     command
@@ -114,6 +128,10 @@ pub fn start_with_cache(data: &Path, cache: &Path) -> Kernel {
         .arg(cache);
     for root in plugin_roots() {
         command.arg("--plugins").arg(root);
+    }
+    command.env_remove("TESSERA_ADMIN_PASSWORD");
+    for (name, value) in env {
+        command.env(name, value);
     }
     let mut child = command
         .env("RUST_LOG", "info")
@@ -206,6 +224,14 @@ impl Kernel {
         };
         let request_id = header("x-request-id");
         let content_type = header("content-type");
+        let retry_after = header("retry-after");
+        let set_cookies = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .map(str::to_owned)
+            .collect();
         let status = response.status().as_u16();
         let body = response.body_mut().read_to_string().unwrap_or_default();
         Reply {
@@ -213,7 +239,32 @@ impl Kernel {
             body,
             request_id,
             content_type,
+            set_cookies,
+            retry_after,
         }
+    }
+
+    /// `method path` with `headers` and an optional JSON `body`.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(body.unwrap_or_default().as_bytes().to_vec())
+            .expect("a valid request");
+        Self::reply(self.agent.run(request))
     }
 
     /// GET `path`.

@@ -34,6 +34,36 @@ pub(super) fn validate(manifest: &Manifest) -> Result<(), ManifestError> {
             ));
         }
     }
+    for (index, rule) in manifest.routes.iter().enumerate() {
+        if !super::routes::is_path_pattern(&rule.path) {
+            return Err(invalid(
+                format!("routes[{index}].path"),
+                format!(
+                    "`{}` is not a path pattern; start with `/`, use `*` for one segment and a final `**` for the rest",
+                    rule.path
+                ),
+            ));
+        }
+        let declared = manifest.capabilities.permissions.contains(&rule.permission)
+            || rule.permission.starts_with("admin.");
+        if !declared {
+            return Err(invalid(
+                format!("routes[{index}].permission"),
+                format!(
+                    "`{}` is not among capabilities.permissions; declare the permissions your routes require",
+                    rule.permission
+                ),
+            ));
+        }
+        for method in &rule.methods {
+            if method.is_empty() || !method.chars().all(|c| c.is_ascii_uppercase()) {
+                return Err(invalid(
+                    format!("routes[{index}].methods"),
+                    format!("`{method}` is not an HTTP method in upper case, e.g. \"POST\""),
+                ));
+            }
+        }
+    }
     for id in &manifest.capabilities.invoke {
         if !manifest.dependencies.contains_key(id) {
             return Err(invalid(

@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Mark session cookies `Secure` (set this when clients reach the
+    /// kernel over HTTPS, e.g. behind a TLS-terminating proxy).
+    #[arg(long, env = "TESSERA_SECURE_COOKIES")]
+    secure_cookies: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -71,6 +75,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         build: !args.no_build,
         cache_dir: args.cache,
         drain_timeout: Duration::from_secs(args.drain_timeout),
+        secure_cookies: args.secure_cookies,
         engine: EngineSettings {
             max_instances: args.max_instances,
         },

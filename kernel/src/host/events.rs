@@ -11,6 +11,7 @@
 use tessera_host_api::bindings::tessera::plugin::events::{self, PublishError};
 use wasmtime::component::{HasSelf, Linker};
 
+use super::denied::capability_denied;
 use crate::runtime::HostState;
 
 /// Largest event payload, in bytes.
@@ -34,9 +35,15 @@ impl events::Host for HostState {
             )));
         }
         if !self.plugin.manifest().may_publish(&topic) {
-            return Err(PublishError::NotPermitted(format!(
+            let message = format!(
                 "plugin `{}` may not publish `{topic}`; add it to capabilities.events.publish",
                 self.plugin.id()
+            );
+            return Err(PublishError::NotPermitted(capability_denied(
+                self,
+                "events.publish",
+                &topic,
+                message,
             )));
         }
         if payload.len() > MAX_PAYLOAD_BYTES {

@@ -10,6 +10,7 @@ use tessera_host_api::bindings::tessera::plugin::http_types::{Request, Response}
 use tessera_host_api::bindings::tessera::plugin::invoke::{self, InvokeError};
 use wasmtime::component::{HasSelf, Linker};
 
+use super::denied::capability_denied;
 use crate::runtime::{HostState, MAX_INVOKE_DEPTH};
 
 impl invoke::Host for HostState {
@@ -19,9 +20,12 @@ impl invoke::Host for HostState {
         mut request: Request,
     ) -> Result<Response, InvokeError> {
         if !self.plugin.manifest().may_invoke(&plugin) {
-            return Err(InvokeError::NotPermitted(format!(
+            let message = format!(
                 "plugin `{}` may not invoke `{plugin}`; list it in capabilities.invoke and [dependencies]",
                 self.plugin.id()
+            );
+            return Err(InvokeError::NotPermitted(capability_denied(
+                self, "invoke", &plugin, message,
             )));
         }
         if self.context.depth + 1 > MAX_INVOKE_DEPTH {

@@ -12,6 +12,7 @@ use wasmtime::component::Linker;
 use crate::runtime::HostState;
 
 mod config;
+mod denied;
 mod events;
 mod http_types;
 mod identity;

@@ -11,6 +11,7 @@ use tessera_host_api::bindings::tessera::plugin::outbound::{
 };
 use wasmtime::component::{HasSelf, Linker};
 
+use super::denied::capability_denied;
 use crate::runtime::HostState;
 
 /// The origin (`scheme://host[:port]`) of an absolute http(s) URL.
@@ -41,9 +42,12 @@ impl outbound::Host for HostState {
             .iter()
             .any(|entry| entry.trim_end_matches('/').eq_ignore_ascii_case(origin));
         if !allowed {
-            return Err(OutboundError::NotPermitted(format!(
+            let message = format!(
                 "plugin `{}` may not call `{origin}`; add it to capabilities.outbound",
                 self.plugin.id()
+            );
+            return Err(OutboundError::NotPermitted(capability_denied(
+                self, "outbound", origin, message,
             )));
         }
         self.runtime

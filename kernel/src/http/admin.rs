@@ -26,7 +26,10 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::AppState;
+use super::auth::{Caller, blocking};
 use super::error::{ApiError, json_response};
+use crate::identity::actor_name;
+use crate::identity::{AuditEvent, permission};
 use crate::lifecycle::{InstallOptions, Lifecycle, LifecycleError};
 use crate::package::limits::MAX_FILE;
 use crate::quota::QuotaLimits;
@@ -34,9 +37,14 @@ use crate::quota::QuotaLimits;
 /// Largest quota body accepted, in bytes.
 const MAX_QUOTA_BODY: usize = 16 << 10;
 
-/// Serve one `/admin/...` request.
-pub async fn handle(state: &Arc<AppState>, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let (Some(auth), Some(lifecycle)) = (&state.admin, &state.lifecycle) else {
+/// Serve one `/admin/plugins...` request for `caller`, who needs
+/// `admin.plugins.manage`. Every change is written to the audit log.
+pub async fn handle(
+    state: &Arc<AppState>,
+    request: Request<Incoming>,
+    caller: Caller,
+) -> Response<Full<Bytes>> {
+    let (Some(identity), Some(lifecycle)) = (&state.identity, &state.lifecycle) else {
         return ApiError::new(
             StatusCode::NOT_FOUND,
             "admin_disabled",
@@ -44,18 +52,51 @@ pub async fn handle(state: &Arc<AppState>, request: Request<Incoming>) -> Respon
         )
         .into_response();
     };
-    if !auth.allows(request.headers()) {
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the admin API needs `Authorization: Bearer <token>`; the token is in <data>/admin-token",
-        )
-        .into_response();
+    let principal = caller.principal.clone();
+    {
+        let identity = identity.clone();
+        let principal = principal.clone();
+        if let Err(error) =
+            blocking(move || identity.require(&principal, permission::PLUGINS_MANAGE)).await
+        {
+            return error.into_response();
+        }
     }
-    match route(lifecycle, request).await {
+    let action = audit_action(request.method(), request.uri().path());
+    let response = match route(lifecycle, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    };
+    if let Some((action, target)) = action
+        && response.status().is_success()
+    {
+        identity.audit().record_or_log(
+            AuditEvent::new(&action, &caller.site, &actor_name(&principal))
+                .target(target)
+                .address(caller.address.as_deref()),
+        );
     }
+    response
+}
+
+/// The audit action and target of a state-changing plugin request.
+fn audit_action(method: &Method, path: &str) -> Option<(String, String)> {
+    let segments: Vec<&str> = path
+        .trim_start_matches("/admin/plugins")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (action, target) = match (method, segments.as_slice()) {
+        (&Method::POST, []) => ("plugin.installed", "(from package)"),
+        (&Method::POST, [id, "upgrade"]) => ("plugin.upgraded", *id),
+        (&Method::POST, [id, "rollback"]) => ("plugin.rolled-back", *id),
+        (&Method::POST, [id, "enable"]) => ("plugin.enabled", *id),
+        (&Method::POST, [id, "disable"]) => ("plugin.disabled", *id),
+        (&Method::DELETE, [id]) => ("plugin.uninstalled", *id),
+        (&Method::PUT, [id, rest @ ..]) if !rest.is_empty() => ("plugin.settings-changed", *id),
+        _ => return None,
+    };
+    Some((action.to_owned(), target.to_owned()))
 }
 
 async fn route(

@@ -4,22 +4,28 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use crate::identity::Identity;
 use crate::lifecycle::Lifecycle;
 use crate::runtime::Runtime;
 
 mod admin;
-mod admin_auth;
+mod admin_identity;
+mod admin_token;
+mod auth;
+mod authn;
 mod error;
+mod json_body;
 mod native_route;
 mod plugin_route;
 mod request_id;
 mod router;
 mod server;
 mod system;
+mod views;
 
-pub use admin_auth::{AdminAuth, TOKEN_FILE, token_path};
+pub use admin_token::{TOKEN_FILE, read_or_create as read_or_create_admin_token, token_path};
 pub use error::ApiError;
-pub use server::{Server, ShutdownSignal};
+pub use server::{ClientAddress, Server, ShutdownSignal};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 8 << 20;
@@ -33,6 +39,7 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// The module lifecycle behind `/admin/plugins` (none: no admin API).
     pub lifecycle: Option<Arc<Lifecycle>>,
-    /// Who may use `/admin/*` (none: no admin API).
-    pub admin: Option<AdminAuth>,
+    /// Users, sessions, tokens, roles and sites (none: every caller is
+    /// anonymous and `/auth`, `/admin` are off).
+    pub identity: Option<Arc<Identity>>,
 }

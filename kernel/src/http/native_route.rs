@@ -14,7 +14,8 @@ use tessera_host_api::bindings::tessera::plugin::http_types::{
 
 use super::AppState;
 use super::error::ApiError;
-use super::plugin_route::{from_wit_response, into_wit_request};
+use super::plugin_route::{from_wit_response, into_wit_request, route_denied};
+use crate::identity::Principal;
 use crate::native::{LoadedNative, NativeError, NativeRequest};
 
 /// Serve a request with the native `plugin`; `path` is the part below its
@@ -25,7 +26,17 @@ pub async fn serve(
     request: Request<Incoming>,
     path: String,
     request_id: &str,
+    principal: Arc<Principal>,
 ) -> Response<Full<Bytes>> {
+    // The native ABI carries no principal, but the manifest's route rules
+    // are enforced all the same.
+    if let Some(permission) = plugin
+        .manifest()
+        .route_permission(request.method().as_str(), &path)
+        && !principal.holds(permission)
+    {
+        return route_denied(state, plugin.id(), &principal, permission, &path);
+    }
     let wit_request = match into_wit_request(request, path, request_id).await {
         Ok(wit_request) => wit_request,
         Err(error) => return error.into_response(),

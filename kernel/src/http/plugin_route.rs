@@ -14,6 +14,7 @@ use tessera_host_api::bindings::tessera::plugin::http_types::{
 
 use super::error::ApiError;
 use super::{AppState, MAX_BODY_BYTES};
+use crate::identity::{AuditEvent, Principal, actor_name};
 use crate::runtime::{CallContext, CallError, LoadedPlugin};
 
 /// Headers that describe one connection and are never forwarded.
@@ -45,12 +46,21 @@ pub async fn serve(
     request: Request<Incoming>,
     path: String,
     request_id: &str,
+    principal: Arc<Principal>,
 ) -> Response<Full<Bytes>> {
+    if let Some(permission) = plugin
+        .manifest()
+        .route_permission(request.method().as_str(), &path)
+        && !principal.holds(permission)
+    {
+        return route_denied(state, plugin.id(), &principal, permission, &path);
+    }
     let wit_request = match into_wit_request(request, path, request_id).await {
         Ok(wit_request) => wit_request,
         Err(error) => return error.into_response(),
     };
-    let context = CallContext::request(request_id.to_owned());
+    let context =
+        CallContext::for_principal(request_id.to_owned(), principal, state.identity.clone());
     match state
         .runtime
         .call_handler(plugin.clone(), wit_request, context)
@@ -59,6 +69,38 @@ pub async fn serve(
         Ok(response) => from_wit_response(response, &plugin.manifest().plugin.mount),
         Err(error) => call_error(&error, request_id).into_response(),
     }
+}
+
+/// The answer when a `[[routes]]` rule refuses: 401 for an anonymous
+/// caller, 403 (audited) for a signed-in one.
+pub(super) fn route_denied(
+    state: &AppState,
+    plugin_id: &str,
+    principal: &Principal,
+    permission: &str,
+    path: &str,
+) -> Response<Full<Bytes>> {
+    if !principal.is_authenticated() {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            format!("sign in first: this route needs permission `{permission}`"),
+        )
+        .into_response();
+    }
+    if let Some(identity) = &state.identity {
+        identity.audit().record_or_log(
+            AuditEvent::new("access.denied", &principal.site, &actor_name(principal))
+                .target(permission)
+                .detail(format!("route {path} of plugin {plugin_id}")),
+        );
+    }
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("permission `{permission}` is required for this route"),
+    )
+    .into_response()
 }
 
 pub(super) async fn into_wit_request(

@@ -11,8 +11,14 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use tracing::Instrument;
 
+use crate::identity::DEFAULT_SITE;
+
+use super::auth::Caller;
 use super::error::ApiError;
-use super::{AppState, admin, native_route, plugin_route, request_id, system};
+use super::server::ClientAddress;
+use super::{
+    AppState, admin, admin_identity, auth, authn, native_route, plugin_route, request_id, system,
+};
 
 /// Serve one request. Never fails: errors become JSON responses.
 pub async fn handle(
@@ -67,8 +73,55 @@ async fn dispatch(
     if let Some(response) = kernel_endpoint {
         return (path, response);
     }
+    // The site: a `/sites/<id>/` prefix (stripped here), else the Host.
+    let (site, request, path) = match resolve_site(state, request, &path) {
+        Ok(resolved) => resolved,
+        Err(error) => return ("unmatched".to_owned(), error.into_response()),
+    };
+    let principal = match authn::authenticate(
+        state.identity.as_deref(),
+        &site,
+        request.headers(),
+        request.method(),
+    ) {
+        Ok(principal) => principal,
+        Err(error) => return ("/auth".to_owned(), error.into_response()),
+    };
+    let caller = || Caller {
+        site: site.clone(),
+        principal: principal.clone(),
+        address: request
+            .extensions()
+            .get::<ClientAddress>()
+            .map(|address| address.0.to_string()),
+    };
+    if path == "/auth" || path.starts_with("/auth/") {
+        let Some(identity) = state.identity.clone() else {
+            return (
+                "unmatched".to_owned(),
+                ApiError::not_found(&path).into_response(),
+            );
+        };
+        let caller = caller();
+        return (
+            "/auth".to_owned(),
+            auth::handle(identity, request, caller).await,
+        );
+    }
+    if admin_identity::serves(&path) {
+        let Some(identity) = state.identity.clone() else {
+            return (
+                "unmatched".to_owned(),
+                ApiError::not_found(&path).into_response(),
+            );
+        };
+        let caller = caller();
+        let response = admin_identity::handle(state, identity, request, caller).await;
+        return ("/admin".to_owned(), response);
+    }
     if path == "/admin" || path.starts_with("/admin/") {
-        let response = admin::handle(state, request).await;
+        let caller = caller();
+        let response = admin::handle(state, request, caller).await;
         return ("/admin".to_owned(), response);
     }
     if let Some(rest) = path.strip_prefix("/api/") {
@@ -79,7 +132,8 @@ async fn dispatch(
         let route = format!("/api/{mount}");
         let plugin_path = plugin_path.to_owned();
         if let Some(plugin) = state.runtime.by_mount(mount) {
-            let response = plugin_route::serve(state, plugin, request, plugin_path, id).await;
+            let response =
+                plugin_route::serve(state, plugin, request, plugin_path, id, principal).await;
             return (route, response);
         }
         let native = state
@@ -89,11 +143,57 @@ async fn dispatch(
         let Some(plugin) = native else {
             return ("unmatched".to_owned(), plugin_route::no_such_mount(mount));
         };
-        let response = native_route::serve(state, plugin, request, plugin_path, id).await;
+        let response =
+            native_route::serve(state, plugin, request, plugin_path, id, principal).await;
         return (route, response);
     }
     (
         "unmatched".to_owned(),
         ApiError::not_found(&path).into_response(),
     )
+}
+
+/// The request's site and the request with any `/sites/<id>` prefix
+/// removed from its URI.
+fn resolve_site(
+    state: &AppState,
+    request: Request<Incoming>,
+    path: &str,
+) -> Result<(String, Request<Incoming>, String), ApiError> {
+    let Some(identity) = state.identity.as_deref() else {
+        return Ok((DEFAULT_SITE.to_owned(), request, path.to_owned()));
+    };
+    let Some((site, rest)) = authn::site_prefix(path) else {
+        let host = request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .or_else(|| request.uri().host());
+        return Ok((identity.resolve_site(host), request, path.to_owned()));
+    };
+    let site = site.to_owned();
+    match identity.site_exists(&site) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(ApiError::new(
+                http::StatusCode::NOT_FOUND,
+                "site_not_found",
+                format!("no site `{site}` is configured; GET /admin/sites lists them"),
+            ));
+        }
+        Err(error) => return Err(authn::identity_error(&error)),
+    }
+    let (mut parts, body) = request.into_parts();
+    let path_and_query = match parts.uri.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.clone(),
+    };
+    parts.uri = path_and_query.parse().map_err(|_| {
+        ApiError::new(
+            http::StatusCode::BAD_REQUEST,
+            "bad_path",
+            "the path after the site prefix is not a valid URI path",
+        )
+    })?;
+    Ok((site, Request::from_parts(parts, body), rest))
 }

@@ -63,7 +63,10 @@ impl Server {
                     };
                     let _ = stream.set_nodelay(true);
                     let state = self.state.clone();
-                    let service = service_fn(move |request| router::handle(state.clone(), request));
+                    let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(ClientAddress(peer.ip()));
+                        router::handle(state.clone(), request)
+                    });
                     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     let connection = graceful.watch(connection.into_owned());
                     tokio::spawn(async move {
@@ -92,3 +95,8 @@ impl Server {
         }
     }
 }
+
+/// The address of the client of a request (the TCP peer), in the request's
+/// extensions. Used for login rate limiting and the audit log.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub std::net::IpAddr);

@@ -81,15 +81,37 @@ pub struct CallContext {
     /// When the call must end: inherited from the caller, or (inside the
     /// call) the effective deadline of this call.
     pub deadline: Option<Instant>,
+    /// Who the call acts for: the request's principal, passed on to
+    /// `invoke`d plugins; anonymous on the default site for background
+    /// work.
+    pub principal: Arc<crate::identity::Principal>,
+    /// The user directory, for the WIT `identity.lookup-user`.
+    pub directory: Option<Arc<crate::identity::Identity>>,
 }
 
 impl CallContext {
-    /// The context of an HTTP request.
+    /// The context of an HTTP request by an anonymous caller.
     pub fn request(request_id: String) -> Self {
         Self {
             request_id,
             depth: 0,
             deadline: None,
+            principal: crate::identity::Principal::background(),
+            directory: None,
+        }
+    }
+
+    /// The context of a request made by `principal`, with `directory` to
+    /// look users up in.
+    pub fn for_principal(
+        request_id: String,
+        principal: Arc<crate::identity::Principal>,
+        directory: Option<Arc<crate::identity::Identity>>,
+    ) -> Self {
+        Self {
+            principal,
+            directory,
+            ..Self::request(request_id)
         }
     }
 
@@ -104,6 +126,8 @@ impl CallContext {
             request_id: self.request_id.clone(),
             depth: self.depth + 1,
             deadline: Some(deadline),
+            principal: self.principal.clone(),
+            directory: self.directory.clone(),
         }
     }
 }
