@@ -115,6 +115,8 @@ fn health_readiness_metrics_and_openapi_are_served() {
     let openapi = kernel.get("/openapi.json").json();
     assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
     assert!(openapi["paths"]["/healthz"].is_object());
+    assert!(openapi["paths"]["/auth/login"]["post"].is_object());
+    assert!(openapi["components"]["securitySchemes"]["sessionCookie"].is_object());
 }
 
 #[test]

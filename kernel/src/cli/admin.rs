@@ -3,31 +3,16 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
-use tessera_kernel::http::token_path;
 use tessera_kernel::lifecycle::describe_package;
 use tessera_kernel::package::Package;
 
-use super::DataDir;
+use super::client::{Client, Connection};
 
 mod quota;
-
-/// Which kernel to talk to, and as whom.
-#[derive(Debug, Args)]
-pub struct Connection {
-    /// Base URL of the running kernel.
-    #[arg(long, env = "TESSERA_URL", default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// Admin token (default: read from <DATA>/admin-token).
-    #[arg(long, env = "TESSERA_ADMIN_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    #[command(flatten)]
-    data: DataDir,
-}
 
 /// `tessera admin ...`
 #[derive(Debug, Subcommand)]
@@ -287,94 +272,4 @@ fn ask(question: &str) -> anyhow::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
-}
-
-/// A blocking client of the admin API.
-struct Client {
-    agent: ureq::Agent,
-    url: String,
-    token: String,
-}
-
-impl Client {
-    fn new(connection: &Connection) -> anyhow::Result<Self> {
-        let token = match &connection.token {
-            Some(token) => token.clone(),
-            None => {
-                let path = token_path(&connection.data.data);
-                std::fs::read_to_string(&path)
-                    .with_context(|| {
-                        format!(
-                            "cannot read the admin token {}; pass --token or --data",
-                            path.display()
-                        )
-                    })?
-                    .trim()
-                    .to_owned()
-            }
-        };
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .build()
-            .into();
-        Ok(Self {
-            agent,
-            url: connection.url.trim_end_matches('/').to_owned(),
-            token,
-        })
-    }
-
-    /// Call the admin API; a JSON error becomes an error with its message.
-    fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.url);
-        let authorization = format!("Bearer {}", self.token);
-        let response = match (method, body) {
-            ("POST", Some(bytes)) => self
-                .agent
-                .post(&url)
-                .header("authorization", &authorization)
-                .header("content-type", "application/octet-stream")
-                .send(&bytes[..]),
-            ("POST", None) => self
-                .agent
-                .post(&url)
-                .header("authorization", &authorization)
-                .send_empty(),
-            ("PUT", body) => self
-                .agent
-                .put(&url)
-                .header("authorization", &authorization)
-                .header("content-type", "application/json")
-                .send(&body.unwrap_or_default()[..]),
-            ("DELETE", _) => self
-                .agent
-                .delete(&url)
-                .header("authorization", &authorization)
-                .call(),
-            _ => self
-                .agent
-                .get(&url)
-                .header("authorization", &authorization)
-                .call(),
-        };
-        let mut response = response
-            .with_context(|| format!("cannot reach the kernel at {}; is it running?", self.url))?;
-        let status = response.status();
-        let text = response.body_mut().read_to_string()?;
-        let value: Value = serde_json::from_str(&text)
-            .with_context(|| format!("the kernel answered {status} with a non-JSON body"))?;
-        if !status.is_success() {
-            let code = value
-                .pointer("/error/code")
-                .and_then(Value::as_str)
-                .unwrap_or("error");
-            let message = value
-                .pointer("/error/message")
-                .and_then(Value::as_str)
-                .unwrap_or(&text);
-            bail!("{message} ({code}, HTTP {})", status.as_u16());
-        }
-        Ok(value)
-    }
 }

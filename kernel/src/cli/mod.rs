@@ -5,12 +5,15 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod admin;
+mod client;
 mod inspect;
 mod keygen;
 mod output;
 mod plugin;
+mod role;
 mod serve;
 mod trust;
+mod user;
 
 /// Tessera: an open-source digital experience platform whose capabilities are
 /// sandboxed WebAssembly plugins.
@@ -37,6 +40,14 @@ enum Command {
     /// of a running kernel.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Add, list, lock and unlock the user accounts of a running kernel,
+    /// and grant or revoke their roles.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Define the roles (named sets of permissions) of a running kernel's
+    /// sites.
+    #[command(subcommand)]
+    Role(role::RoleCommand),
 }
 
 /// The data directory option shared by commands that read or change it.
@@ -61,5 +72,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Keygen(args) => keygen::run(&args),
         Command::Trust(command) => trust::run(command),
         Command::Admin(command) => admin::run(command),
+        Command::User(command) => user::run(command),
+        Command::Role(command) => role::run(command),
     }
 }
