@@ -30,7 +30,7 @@ fn component(crate_name: &str) -> Vec<u8> {
 /// A manifest for a test plugin.
 fn manifest(id: &str, version: &str, mount: &str, extra: &str) -> String {
     format!(
-        "[plugin]\nid = \"{id}\"\nversion = \"{version}\"\napi = \"^0.1\"\nname = \"{id}\"\nmount = \"{mount}\"\n{extra}\n"
+        "[plugin]\nid = \"{id}\"\nversion = \"{version}\"\napi = \"^0.2\"\nname = \"{id}\"\nmount = \"{mount}\"\n{extra}\n"
     )
 }
 
@@ -205,7 +205,7 @@ fn bad_packages_are_refused_with_a_clear_message_and_nothing_changes() {
     );
 
     let future = hello_package(
-        &manifest("acme.future", "1.0.0", "future", "").replace("^0.1", "^9.0"),
+        &manifest("acme.future", "1.0.0", "future", "").replace("^0.2", "^9.0"),
         Some(&key),
     );
     let refused = kernel.admin("POST", "/admin/plugins?consent=true", Some(&future));
@@ -390,7 +390,7 @@ fn a_failing_migration_leaves_data_and_version_as_they_were() {
     let key = trusted_key(data.path());
     let snoop = |version: &str, extra: &str| {
         let text = format!(
-            "[plugin]\nid = \"tessera.test.snoop\"\nversion = \"{version}\"\napi = \"^0.1\"\nname = \"snoop\"\nmount = \"snoop\"\n[capabilities]\nstorage = true\n{extra}"
+            "[plugin]\nid = \"tessera.test.snoop\"\nversion = \"{version}\"\napi = \"^0.2\"\nname = \"snoop\"\nmount = \"snoop\"\n[capabilities]\nstorage = true\n{extra}"
         );
         package::build(
             &text,
