@@ -28,6 +28,20 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    plugin: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
+/// Reads each subscription's lag (plugin id, events behind) at scrape time.
+pub type LagSource = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FailureLabels {
     plugin: String,
     kind: String,
@@ -44,7 +58,10 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     plugin_failures: Family<FailureLabels, Counter>,
+    events_published: Family<SourceLabels, Counter>,
+    event_deliveries: Family<DeliveryLabels, Counter>,
     quota_usage: Arc<QuotaUsage>,
+    event_lag: Arc<EventLag>,
 }
 
 impl Default for Metrics {
@@ -78,13 +95,30 @@ impl Metrics {
             "Plugin calls that failed, by plugin and kind (trap, timeout, out_of_memory, overloaded, instantiate)",
             plugin_failures.clone(),
         );
+        let events_published = Family::<SourceLabels, Counter>::default();
+        let event_deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "events_published",
+            "Events appended to the durable log, by source (a plugin id or kernel)",
+            events_published.clone(),
+        );
+        registry.register(
+            "event_deliveries",
+            "Event deliveries to subscribing plugins, by plugin and outcome (delivered, failed, dead_lettered)",
+            event_deliveries.clone(),
+        );
         registry.register_collector(Box::new(quota_usage.clone()));
+        let event_lag = Arc::new(EventLag::default());
+        registry.register_collector(Box::new(event_lag.clone()));
         Self {
             registry,
             requests,
             latency,
             plugin_failures,
+            events_published,
+            event_deliveries,
             quota_usage,
+            event_lag,
         }
     }
 
@@ -115,6 +149,33 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Count one event appended by `source`.
+    pub fn record_event_published(&self, source: &str) {
+        self.events_published
+            .get_or_create(&SourceLabels {
+                source: source.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Count one delivery attempt to `plugin` and its `outcome`.
+    pub fn record_event_delivery(&self, plugin: &str, outcome: &str) {
+        self.event_deliveries
+            .get_or_create(&DeliveryLabels {
+                plugin: plugin.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Export `tessera_event_subscription_lag` from `source` at every
+    /// scrape. Only the first call counts.
+    pub fn export_event_lag(&self, source: LagSource) {
+        if self.event_lag.source.set(source).is_err() {
+            tracing::debug!("event lag is already exported; ignoring another source");
+        }
+    }
+
     /// Count one failed plugin call.
     pub fn record_plugin_failure(&self, plugin: &str, kind: &str) {
         self.plugin_failures
@@ -132,6 +193,40 @@ impl Metrics {
             tracing::error!(%error, "cannot encode metrics");
         }
         text
+    }
+}
+
+/// Subscription lag, read from the event bus when scraped.
+#[derive(Default)]
+struct EventLag {
+    source: OnceLock<LagSource>,
+}
+
+impl std::fmt::Debug for EventLag {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("EventLag").finish_non_exhaustive()
+    }
+}
+
+impl Collector for EventLag {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(source) = self.source.get() else {
+            return Ok(());
+        };
+        let lags = source();
+        if lags.is_empty() {
+            return Ok(());
+        }
+        let mut metric = encoder.encode_descriptor(
+            "event_subscription_lag",
+            "Events in the log after a subscribing plugin's cursor",
+            None,
+            ConstGauge::new(0u64).metric_type(),
+        )?;
+        for (plugin, lag) in &lags {
+            ConstGauge::new(*lag).encode(metric.encode_family(&[("plugin", plugin.as_str())])?)?;
+        }
+        Ok(())
     }
 }
 

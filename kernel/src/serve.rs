@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::events::EventLog;
+use crate::events::{DeliveryPolicy, EventBus, EventLog};
 use crate::http::{AppState, Server, ShutdownSignal, read_or_create_admin_token, token_path};
 use crate::identity::{ADMIN_PASSWORD_ENV, Identity, IdentitySettings};
 use crate::lifecycle::{Lifecycle, LifecycleError, StarterPlugin, install_starter_profile};
@@ -64,6 +64,31 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
         cache_dir,
     )?);
     runtime.quotas().load_data_dir(&options.data)?;
+    let events = Arc::new(
+        EventLog::open(storage.namespace(crate::events::NAMESPACE)?)
+            .context("cannot open the kernel event log")?,
+    );
+    let bus = EventBus::new(
+        events.clone(),
+        storage.clone(),
+        runtime.clone(),
+        DeliveryPolicy::default(),
+    )
+    .context("cannot open the event bus")?;
+    runtime.set_event_bus(bus.clone());
+    {
+        let bus = bus.clone();
+        runtime.metrics().export_event_lag(Box::new(move || {
+            bus.subscriptions()
+                .map(|subscriptions| {
+                    subscriptions
+                        .into_iter()
+                        .map(|subscription| (subscription.plugin, subscription.lag))
+                        .collect()
+                })
+                .unwrap_or_default()
+        }));
+    }
 
     let lifecycle = Arc::new(Lifecycle::new(runtime.clone(), &options.data)?);
     if lifecycle.state().starter_installed()? {
@@ -71,7 +96,8 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
     } else {
         install_starter(&lifecycle, &options).await?;
     }
-    let identity = open_identity(storage.as_ref(), &options)?;
+    let identity = open_identity(storage.as_ref(), events, &options)?;
+    bus.start();
 
     let state = Arc::new(AppState {
         runtime: runtime.clone(),
@@ -87,6 +113,7 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
     println!("Tessera listening on http://{address}");
     let _ = std::io::stdout().flush();
     server.run(shutdown).await;
+    bus.stop();
     storage.close().context("closing the database")?;
     tracing::info!("stopped");
     Ok(())
@@ -191,11 +218,11 @@ pub fn config_overrides(data: &Path, id: &str) -> anyhow::Result<BTreeMap<String
 /// Open identity and, on the first start, create the administrator: the
 /// password comes from `TESSERA_ADMIN_PASSWORD` or is generated and printed
 /// once; `<data>/admin-token` becomes the administrator's API token.
-fn open_identity(storage: &dyn Storage, options: &ServeOptions) -> anyhow::Result<Arc<Identity>> {
-    let events = Arc::new(
-        EventLog::open(storage.namespace(crate::events::NAMESPACE)?)
-            .context("cannot open the kernel event log")?,
-    );
+fn open_identity(
+    storage: &dyn Storage,
+    events: Arc<EventLog>,
+    options: &ServeOptions,
+) -> anyhow::Result<Arc<Identity>> {
     let settings = IdentitySettings {
         secure_cookies: options.secure_cookies,
         ..IdentitySettings::default()

@@ -6,6 +6,7 @@ use std::fmt;
 use crate::bindings::tessera::plugin::events::PublishError;
 use crate::bindings::tessera::plugin::identity::IdentityError;
 use crate::bindings::tessera::plugin::invoke::InvokeError;
+use crate::bindings::tessera::plugin::jobs::JobError;
 use crate::bindings::tessera::plugin::outbound::OutboundError;
 use crate::bindings::tessera::plugin::storage::StorageError;
 use crate::http::Response;
@@ -301,6 +302,26 @@ impl From<IdentityError> for Error {
         match error {
             IdentityError::InvalidArgument(why) => Self::new(400, "invalid_argument", why),
             IdentityError::Unavailable(why) => Self::new(503, "unavailable", why),
+        }
+    }
+}
+
+impl From<JobError> for Error {
+    /// `invalid-schedule` and `invalid-name` → 400 `invalid_schedule` /
+    /// `invalid_job_name`; `unavailable` → 503 `unavailable`.
+    ///
+    /// ```
+    /// use tessera_sdk::Error;
+    /// use tessera_sdk::jobs::JobError;
+    ///
+    /// let e = Error::from(JobError::InvalidSchedule("bad cron".into()));
+    /// assert_eq!((e.status, e.code.as_str()), (400, "invalid_schedule"));
+    /// ```
+    fn from(error: JobError) -> Self {
+        match error {
+            JobError::InvalidSchedule(why) => Self::new(400, "invalid_schedule", why),
+            JobError::InvalidName(why) => Self::new(400, "invalid_job_name", why),
+            JobError::Unavailable(why) => Self::new(503, "unavailable", why),
         }
     }
 }

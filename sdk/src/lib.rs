@@ -57,10 +57,10 @@
 //! - [`Router`]: `:name` parameters, a final `*rest` wildcard, 404 and 405
 //!   answers.
 //! - [`storage`]: bytes, JSON, paged scans and [`storage::update_json`].
-//! - [`config`], [`identity`], [`events`], [`invoke`], [`log`] (and the
-//!   [`info!`] family of macros).
+//! - [`config`], [`identity`], [`events`], [`invoke`], [`jobs`], [`log`]
+//!   (and the [`info!`] family of macros).
 //! - [`bindings`]: the raw generated bindings, for what the SDK does not wrap
-//!   (outbound HTTP, job scheduling).
+//!   (outbound HTTP).
 //!
 //! Every call runs in a fresh instance, so state lives in storage, never in
 //! statics. Functions that call the kernel only work inside the component; a
@@ -82,6 +82,7 @@ pub mod events;
 mod http;
 pub mod identity;
 pub mod invoke;
+pub mod jobs;
 pub mod log;
 mod percent;
 mod plugin;
@@ -114,7 +115,7 @@ pub use router::{Handler, Params, Router};
 pub mod prelude {
     pub use crate::{
         Error, Event, Method, Params, Plugin, Request, Response, Router, config, events,
-        export_plugin, identity, invoke, log, storage,
+        export_plugin, identity, invoke, jobs, log, storage,
     };
     pub use serde_json::json;
 }

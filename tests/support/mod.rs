@@ -24,9 +24,9 @@ pub fn tessera() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tessera"))
 }
 
-/// How many plugins every test kernel loads: hello and six fixtures (one
+/// How many plugins every test kernel loads: hello and seven fixtures (one
 /// of them built against the released contract 0.1.0).
-pub const PLUGIN_COUNT: usize = 7;
+pub const PLUGIN_COUNT: usize = 8;
 
 /// Plugin directories every test kernel loads.
 pub fn plugin_roots() -> Vec<PathBuf> {

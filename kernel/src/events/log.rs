@@ -2,10 +2,12 @@
 //!
 //! Keys in the kernel namespace `kernel/events`: `log/<seq, 20 digits>`
 //! holds a [`LoggedEvent`], `meta/next-seq` the next sequence number; both
-//! are written in one atomic batch.
+//! are written in one atomic batch. Readers wait for new events on
+//! [`EventLog::watch`].
 
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::storage::{BatchOp, Namespace, StorageError};
@@ -16,24 +18,64 @@ pub const NAMESPACE: &str = "kernel/events";
 const NEXT_SEQ: &[u8] = b"meta/next-seq";
 
 /// One event in the log.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LoggedEvent {
-    /// Position in the log, from 1.
+    /// Position in the log, from 1; the event's id.
     pub seq: u64,
     /// Dotted topic, `identity.user.registered`.
     pub topic: String,
     /// Who published it: `kernel` or a plugin id.
     pub source: String,
-    /// Seconds since the Unix epoch.
-    pub time: u64,
-    /// The event's data.
-    pub payload: serde_json::Value,
+    /// Milliseconds since the Unix epoch.
+    pub published_at: u64,
+    /// The payload, byte for byte (JSON by convention), stored as base64.
+    #[serde(with = "base64_bytes")]
+    pub payload: Vec<u8>,
+}
+
+impl LoggedEvent {
+    /// The payload as JSON when it is JSON, else as a base64 string.
+    pub fn payload_view(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or_else(|_| {
+            serde_json::Value::String(
+                base64::engine::general_purpose::STANDARD.encode(&self.payload),
+            )
+        })
+    }
+
+    /// The event as the admin API shows it.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "seq": self.seq,
+            "topic": self.topic,
+            "source": self.source,
+            "published_at": self.published_at,
+            "payload": self.payload_view(),
+        })
+    }
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// The log.
 pub struct EventLog {
     namespace: Arc<dyn Namespace>,
     next: Mutex<u64>,
+    last: tokio::sync::watch::Sender<u64>,
 }
 
 impl EventLog {
@@ -47,26 +89,53 @@ impl EventLog {
         Ok(Self {
             namespace,
             next: Mutex::new(next),
+            last: tokio::sync::watch::Sender::new(next - 1),
         })
     }
 
-    /// Append an event; returns its sequence number.
+    /// The sequence number of the newest event (0: none yet).
+    pub fn last_seq(&self) -> u64 {
+        *self.last.borrow()
+    }
+
+    /// A receiver that changes whenever an event is appended.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.last.subscribe()
+    }
+
+    /// Append a JSON event; returns its sequence number.
+    pub fn publish_json(
+        &self,
+        topic: &str,
+        source: &str,
+        payload: &serde_json::Value,
+    ) -> Result<u64, StorageError> {
+        self.publish(topic, source, payload.to_string().into_bytes())
+    }
+
+    /// Append an event; returns its sequence number. The write is visible
+    /// at once; callers that promise durability await
+    /// [`Storage::durable`](crate::storage::Storage::durable) afterwards.
     pub fn publish(
         &self,
         topic: &str,
         source: &str,
-        payload: serde_json::Value,
+        payload: Vec<u8>,
     ) -> Result<u64, StorageError> {
         let mut next = self
             .next
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let seq = *next;
+        let published_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or_default();
         let event = LoggedEvent {
             seq,
             topic: topic.to_owned(),
             source: source.to_owned(),
-            time: crate::identity::model::now(),
+            published_at,
             payload,
         };
         let bytes =
@@ -76,8 +145,20 @@ impl EventLog {
             BatchOp::Set(NEXT_SEQ.to_vec(), (seq + 1).to_string().into_bytes()),
         ])?;
         *next = seq + 1;
+        drop(next);
+        self.last.send_replace(seq);
         tracing::debug!(topic, seq, source, "event appended");
         Ok(seq)
+    }
+
+    /// The event `seq`, if it exists.
+    pub fn get(&self, seq: u64) -> Result<Option<LoggedEvent>, StorageError> {
+        match self.namespace.get(key(seq).as_bytes())? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|error| StorageError::Backend(error.to_string())),
+            None => Ok(None),
+        }
     }
 
     /// Up to `limit` events after `after`, in order, whose topic starts
@@ -88,7 +169,23 @@ impl EventLog {
         after: u64,
         limit: usize,
     ) -> Result<Vec<LoggedEvent>, StorageError> {
+        self.read_matching(after, limit, |topic| {
+            topic_prefix.is_none_or(|prefix| topic.starts_with(prefix))
+        })
+        .map(|(events, _)| events)
+    }
+
+    /// Up to `limit` events after `after` whose topic passes `wanted`, and
+    /// the sequence number scanned up to (so a reader can skip what it
+    /// does not want).
+    pub fn read_matching(
+        &self,
+        after: u64,
+        limit: usize,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<(Vec<LoggedEvent>, u64), StorageError> {
         let mut out = Vec::new();
+        let mut scanned = after;
         let mut cursor = key(after).into_bytes();
         loop {
             let page = self.namespace.scan(b"log/", Some(&cursor), 256)?;
@@ -99,15 +196,16 @@ impl EventLog {
             for (_, bytes) in page {
                 let event: LoggedEvent = serde_json::from_slice(&bytes)
                     .map_err(|error| StorageError::Backend(error.to_string()))?;
-                if topic_prefix.is_none_or(|prefix| event.topic.starts_with(prefix)) {
+                scanned = event.seq;
+                if wanted(&event.topic) {
                     out.push(event);
                     if out.len() >= limit {
-                        return Ok(out);
+                        return Ok((out, scanned));
                     }
                 }
             }
             if !full {
-                return Ok(out);
+                return Ok((out, scanned));
             }
         }
     }
@@ -142,7 +240,7 @@ mod tests {
         assert_eq!(log.read(None, 0, 1).unwrap().len(), 1);
     }
 
-    fn json(value: u32) -> serde_json::Value {
-        serde_json::json!(value)
+    fn json(value: u32) -> Vec<u8> {
+        value.to_string().into_bytes()
     }
 }

@@ -1,10 +1,15 @@
-//! The kernel's durable event log.
+//! Events: the kernel's durable log and the bus that delivers it.
 //!
-//! Kernel services append events here (`identity.password.reset-requested`,
-//! `identity.user.registered` ...) so that nothing is lost between the
-//! moment something happens and the moment a plugin handles it. Delivery to
-//! subscribing plugins is built on top of this log.
+//! Kernel services and plugins append events to the [`EventLog`]
+//! (`identity.password.reset-requested`, `cms.entry.published` ...); the
+//! [`EventBus`] delivers them at least once, in order, to every plugin
+//! that subscribed to their topics, with retries and dead letters.
+//! `docs/events.md` lists the kernel's events and their payloads.
 
+mod bus;
 mod log;
 
+pub use bus::{
+    BUS_NAMESPACE, DeadLetter, DeliveryPolicy, EventBus, ReplayError, SubscriptionStatus, wit_event,
+};
 pub use log::{EventLog, LoggedEvent, NAMESPACE};

@@ -1,12 +1,10 @@
 //! `tessera:plugin/events`: publishing on the event bus.
 //!
-//! The permission check is real: a topic outside the manifest's
-//! `capabilities.events.publish` is refused. The durable bus itself is not
-//! part of this kernel yet, so an allowed publish reports `unavailable`
-//! rather than pretending the event was stored. The `events-per-second`
-//! quota is enforced already, after the permission checks: a refusal is
-//! `unavailable` with a message naming the quota (the WIT has no quota case
-//! yet).
+//! A topic outside the manifest's `capabilities.events.publish` is refused
+//! (and logged); the `events-per-second` quota is enforced after the
+//! permission checks (a refusal is `unavailable` naming the quota, the
+//! WIT has no quota case for events). An accepted event is appended to the
+//! durable log and the call returns its id once it is on disk.
 
 use tessera_host_api::bindings::tessera::plugin::events::{self, PublishError};
 use wasmtime::component::{HasSelf, Linker};
@@ -53,9 +51,21 @@ impl events::Host for HostState {
             .quotas()
             .check_event_publish(self.plugin.id())
             .map_err(|refusal| PublishError::Unavailable(refusal.to_string()))?;
-        Err(PublishError::Unavailable(
-            "this kernel has no event bus yet; the event was not stored".into(),
-        ))
+        let Some(bus) = self.runtime.event_bus().cloned() else {
+            return Err(PublishError::Unavailable(
+                "this kernel runs without an event bus; the event was not stored".into(),
+            ));
+        };
+        let source = self.plugin.id().to_owned();
+        match bus.publish(&topic, &source, payload).await {
+            Ok(seq) => {
+                self.runtime.metrics().record_event_published(&source);
+                Ok(seq.to_string())
+            }
+            Err(error) => Err(PublishError::Unavailable(format!(
+                "the event log could not store the event: {error}"
+            ))),
+        }
     }
 }
 

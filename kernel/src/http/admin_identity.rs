@@ -1,9 +1,8 @@
-//! `/admin/users`, `/admin/roles`, `/admin/sites`, `/admin/audit`,
-//! `/admin/permissions` and `/admin/events`: identity administration.
+//! `/admin/users`, `/admin/roles`, `/admin/sites`, `/admin/audit` and
+//! `/admin/permissions`: identity administration.
 //!
 //! Each route needs its permission (`admin.users.manage`,
-//! `admin.roles.manage`, `admin.sites.manage`, `admin.audit.read`,
-//! `admin.events.read`). An administrator manages the site of their own
+//! `admin.roles.manage`, `admin.sites.manage`, `admin.audit.read`). An administrator manages the site of their own
 //! principal; administrators of the default site may name another with
 //! `?site=<id>`.
 //!
@@ -17,7 +16,6 @@
 //! | `GET /admin/permissions` | every permission the kernel and plugins define |
 //! | `GET /admin/sites`, `PUT /admin/sites/{id}` | sites |
 //! | `GET /admin/audit` | the audit log, newest first |
-//! | `GET /admin/events` | the kernel's event log |
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,7 +34,7 @@ use super::error::{ApiError, json_response};
 use super::json_body::read_json;
 use super::views;
 use crate::identity::permission::{
-    AUDIT_READ, EVENTS_READ, KERNEL_PERMISSIONS, ROLES_MANAGE, SITES_MANAGE, USERS_MANAGE,
+    AUDIT_READ, KERNEL_PERMISSIONS, ROLES_MANAGE, SITES_MANAGE, USERS_MANAGE,
 };
 use crate::identity::{
     DEFAULT_SITE, Identity, IdentityError, NewUser, ProfileUpdate, SiteRecord, permission, secret,
@@ -44,7 +42,7 @@ use crate::identity::{
 
 /// Whether `path` is served here.
 pub fn serves(path: &str) -> bool {
-    ["users", "roles", "sites", "audit", "permissions", "events"]
+    ["users", "roles", "sites", "audit", "permissions"]
         .iter()
         .any(|area| {
             let prefix = format!("/admin/{area}");
@@ -147,8 +145,7 @@ async fn route(
         Some(&"users") => USERS_MANAGE,
         Some(&"roles") | Some(&"permissions") => ROLES_MANAGE,
         Some(&"sites") => SITES_MANAGE,
-        Some(&"audit") => AUDIT_READ,
-        _ => EVENTS_READ,
+        _ => AUDIT_READ,
     };
     let principal = caller.principal.clone();
     {
@@ -334,24 +331,6 @@ async fn route(
                 identity
                     .audit()
                     .read(limit, before.as_deref(), action.as_deref(), Some(&site))
-            })
-            .await?;
-            Ok(ok(json!({ "events": events })))
-        }
-        (&Method::GET, ["events"]) => {
-            let after = query_param(&query, "after")
-                .and_then(|after| after.parse().ok())
-                .unwrap_or(0);
-            let limit = query_param(&query, "limit")
-                .and_then(|limit| limit.parse().ok())
-                .unwrap_or(100_usize)
-                .min(1000);
-            let topic = query_param(&query, "topic");
-            let events = blocking(move || {
-                identity
-                    .events()
-                    .read(topic.as_deref(), after, limit)
-                    .map_err(IdentityError::from)
             })
             .await?;
             Ok(ok(json!({ "events": events })))

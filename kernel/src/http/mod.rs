@@ -9,6 +9,7 @@ use crate::lifecycle::Lifecycle;
 use crate::runtime::Runtime;
 
 mod admin;
+mod admin_events;
 mod admin_identity;
 mod admin_token;
 mod auth;

@@ -128,7 +128,7 @@ impl Identity {
     /// Publish a kernel event, logging (not failing) when the log refuses:
     /// the change it reports has happened.
     fn publish(&self, topic: &str, payload: serde_json::Value) {
-        if let Err(error) = self.events.publish(topic, "kernel", payload) {
+        if let Err(error) = self.events.publish_json(topic, "kernel", &payload) {
             tracing::error!(%error, topic, "cannot append a kernel event");
         }
     }

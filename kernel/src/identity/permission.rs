@@ -14,8 +14,10 @@ pub const ROLES_MANAGE: &str = "admin.roles.manage";
 pub const AUDIT_READ: &str = "admin.audit.read";
 /// Configure sites (hosts, registration, link URLs).
 pub const SITES_MANAGE: &str = "admin.sites.manage";
-/// Read the kernel's event log.
+/// Read the event log, subscriptions and dead letters.
 pub const EVENTS_READ: &str = "admin.events.read";
+/// Replay dead letters.
+pub const EVENTS_MANAGE: &str = "admin.events.manage";
 
 /// The permissions the kernel itself defines, with what each allows.
 pub const KERNEL_PERMISSIONS: &[(&str, &str)] = &[
@@ -30,7 +32,11 @@ pub const KERNEL_PERMISSIONS: &[(&str, &str)] = &[
     (ROLES_MANAGE, "create, change and delete roles"),
     (AUDIT_READ, "read the audit log"),
     (SITES_MANAGE, "configure sites"),
-    (EVENTS_READ, "read the kernel's event log"),
+    (
+        EVENTS_READ,
+        "read the event log, subscriptions and dead letters",
+    ),
+    (EVENTS_MANAGE, "replay dead letters"),
 ];
 
 /// Whether `pattern` (a name, `prefix.*` or `*`) grants `permission`.

@@ -99,6 +99,18 @@ struct Checked {
 }
 
 impl Lifecycle {
+    /// Append a kernel event about a plugin to the event log; a failure
+    /// is logged, not returned: the change it reports has happened.
+    fn announce(&self, topic: &str, payload: serde_json::Value) {
+        let Some(bus) = self.runtime.event_bus() else {
+            return;
+        };
+        match bus.log().publish_json(topic, "kernel", &payload) {
+            Ok(_) => self.runtime.metrics().record_event_published("kernel"),
+            Err(error) => tracing::error!(%error, topic, "cannot append a kernel event"),
+        }
+    }
+
     /// The lifecycle of the kernel whose data directory is `data`, with the
     /// settings of `<data>/kernel.toml` (an invalid file is an error).
     pub fn new(runtime: Arc<Runtime>, data: &Path) -> Result<Self, LifecycleError> {
@@ -206,6 +218,10 @@ impl Lifecycle {
             return Err(error.into());
         }
         tracing::info!(plugin = %id, version = %record.active, "plugin installed");
+        self.announce(
+            "kernel.plugin.installed",
+            serde_json::json!({ "plugin": id, "version": record.active.to_string() }),
+        );
         Ok(self.status(&record))
     }
 
@@ -267,6 +283,7 @@ impl Lifecycle {
             return Err(error.into());
         }
         tracing::info!(plugin = %id, from = %before.active, to = %offered, "plugin upgraded");
+        self.announce("kernel.plugin.upgraded", serde_json::json!({ "plugin": id, "from": before.active.to_string(), "to": offered.to_string() }));
         Ok(self.status(&record))
     }
 
@@ -300,6 +317,7 @@ impl Lifecycle {
             return Err(error.into());
         }
         tracing::info!(plugin = %id, from = %before.active, to = %previous, "plugin rolled back");
+        self.announce("kernel.plugin.rolled-back", serde_json::json!({ "plugin": id, "from": before.active.to_string(), "to": previous.to_string() }));
         Ok(self.status(&record))
     }
 
@@ -323,6 +341,7 @@ impl Lifecycle {
             return Err(error.into());
         }
         tracing::info!(plugin = %id, "plugin enabled");
+        self.announce("kernel.plugin.enabled", serde_json::json!({ "plugin": id }));
         Ok(self.status(&record))
     }
 
@@ -341,6 +360,10 @@ impl Lifecycle {
         self.state.put(&record).await?;
         self.deactivate(id);
         tracing::info!(plugin = %id, "plugin disabled");
+        self.announce(
+            "kernel.plugin.disabled",
+            serde_json::json!({ "plugin": id }),
+        );
         Ok(self.status(&record))
     }
 
@@ -359,6 +382,10 @@ impl Lifecycle {
             self.runtime.purge_data(id).await?;
         }
         tracing::info!(plugin = %id, purge, "plugin uninstalled");
+        self.announce(
+            "kernel.plugin.uninstalled",
+            serde_json::json!({ "plugin": id, "purged": purge }),
+        );
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tessera_host_api::bindings::Adapt;
+use tessera_host_api::bindings::tessera::plugin::events::Event;
 use tessera_host_api::bindings::tessera::plugin::http_types::{Request, Response};
 use wasmtime::component::Instance;
 use wasmtime::{Store, Trap, UpdateDeadline};
@@ -194,6 +195,39 @@ impl Runtime {
                     lifecycle
                         .load(&mut *store, &instance)?
                         .call_migrate(store, from_version)
+                        .await
+                }
+            }
+        })
+        .await;
+        self.finish(&plugin, &prepared, outcome)
+    }
+
+    /// Deliver `event` to `plugin`'s `subscriber.on-event` export. The
+    /// inner result is the plugin's own answer (an error asks for a
+    /// redelivery).
+    pub async fn call_on_event(
+        self: &Arc<Self>,
+        plugin: Arc<LoadedPlugin>,
+        event: Event,
+        context: CallContext,
+    ) -> Result<Result<(), String>, CallError> {
+        let mut prepared = self.prepare_store(plugin.clone(), context);
+        let deadline = prepared.deadline + HOST_CALL_GRACE;
+        let outcome = tokio::time::timeout_at(deadline.into(), async {
+            let instance = instantiate(&plugin, &mut prepared.store).await?;
+            let store = &mut prepared.store;
+            match plugin.exports() {
+                Exports::Latest { subscriber, .. } => {
+                    subscriber
+                        .load(&mut *store, &instance)?
+                        .call_on_event(store, &event)
+                        .await
+                }
+                Exports::V0_1 { subscriber, .. } => {
+                    subscriber
+                        .load(&mut *store, &instance)?
+                        .call_on_event(store, &event.adapt())
                         .await
                 }
             }

@@ -55,6 +55,7 @@ pub struct Runtime {
     quotas: Arc<crate::quota::Quotas>,
     cache_dir: PathBuf,
     registry: RwLock<Registry>,
+    event_bus: std::sync::OnceLock<Arc<crate::events::EventBus>>,
     _epoch: engine::EpochTicker,
 }
 
@@ -80,6 +81,7 @@ impl Runtime {
             quotas,
             cache_dir,
             registry: RwLock::new(Registry::default()),
+            event_bus: std::sync::OnceLock::new(),
             _epoch: epoch,
         })
     }
@@ -87,6 +89,19 @@ impl Runtime {
     /// The storage engine plugins write to.
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage
+    }
+
+    /// Connect the event bus plugins publish to. Only the first call
+    /// counts.
+    pub fn set_event_bus(&self, bus: Arc<crate::events::EventBus>) {
+        if self.event_bus.set(bus).is_err() {
+            tracing::warn!("the runtime already has an event bus");
+        }
+    }
+
+    /// The event bus, once connected.
+    pub fn event_bus(&self) -> Option<&Arc<crate::events::EventBus>> {
+        self.event_bus.get()
     }
 
     /// The kernel's metrics.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tessera_host_api::Manifest;
-use tessera_host_api::bindings::exports::tessera::plugin::{handler, lifecycle};
+use tessera_host_api::bindings::exports::tessera::plugin::{handler, lifecycle, subscriber};
 use tessera_host_api::bindings::{self, v0_1};
 use tessera_host_api::contract::{self, Contract};
 use wasmtime::component::{Component, InstancePre};
@@ -94,6 +94,8 @@ pub(super) enum Exports {
         handler: handler::GuestIndices,
         /// `lifecycle`.
         lifecycle: lifecycle::GuestIndices,
+        /// `subscriber`.
+        subscriber: subscriber::GuestIndices,
     },
     /// Built against `tessera:plugin@0.1.0`, served through adapters.
     V0_1 {
@@ -101,6 +103,8 @@ pub(super) enum Exports {
         handler: v0_1::exports::tessera::plugin::handler::GuestIndices,
         /// `lifecycle`.
         lifecycle: v0_1::exports::tessera::plugin::lifecycle::GuestIndices,
+        /// `subscriber`.
+        subscriber: v0_1::exports::tessera::plugin::subscriber::GuestIndices,
     },
 }
 
@@ -197,14 +201,16 @@ pub(super) fn prepare(runtime: &Runtime, source: &PluginSource) -> Result<Loaded
         .linker
         .instantiate_pre(&compiled.component)
         .map_err(|error| link_error(&error))?;
-    // The world's bindings check that every export exists and fits; only
-    // `handler` and `lifecycle` are called today.
+    // The world's bindings check that every export exists and fits; the
+    // indices of the exports the kernel calls are kept.
     let exports = match contract {
         Contract::V0_2 => {
             bindings::PluginPre::new(pre.clone()).map_err(|error| link_error(&error))?;
             Exports::Latest {
                 handler: handler::GuestIndices::new(&pre).map_err(|error| link_error(&error))?,
                 lifecycle: lifecycle::GuestIndices::new(&pre)
+                    .map_err(|error| link_error(&error))?,
+                subscriber: subscriber::GuestIndices::new(&pre)
                     .map_err(|error| link_error(&error))?,
             }
         }
@@ -214,6 +220,8 @@ pub(super) fn prepare(runtime: &Runtime, source: &PluginSource) -> Result<Loaded
                 handler: v0_1::exports::tessera::plugin::handler::GuestIndices::new(&pre)
                     .map_err(|error| link_error(&error))?,
                 lifecycle: v0_1::exports::tessera::plugin::lifecycle::GuestIndices::new(&pre)
+                    .map_err(|error| link_error(&error))?,
+                subscriber: v0_1::exports::tessera::plugin::subscriber::GuestIndices::new(&pre)
                     .map_err(|error| link_error(&error))?,
             }
         }

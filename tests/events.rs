@@ -1,0 +1,262 @@
+//! The event bus end to end, against the real binary: plugins publish,
+//! subscribers receive in order, failures are retried and dead-lettered,
+//! dead letters replay, and nothing acknowledged is lost across `kill -9`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Kernel, Reply};
+
+fn start(data: &std::path::Path) -> Kernel {
+    support::start_with_env(
+        data,
+        &[("TESSERA_ADMIN_PASSWORD", "admin-password-for-tests")],
+    )
+}
+
+fn as_admin(kernel: &Kernel, method: &str, path: &str, body: Option<&str>) -> Reply {
+    let token = format!("Bearer {}", kernel.admin_token());
+    kernel.call(method, path, &[("authorization", &token)], body)
+}
+
+fn create_entry(kernel: &Kernel, id: &str) -> Reply {
+    let body = json!({ "id": id, "title": id }).to_string();
+    let reply = as_admin(kernel, "POST", "/api/entries/entries", Some(&body));
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply
+}
+
+fn set_mode(kernel: &Kernel, mode: &str) {
+    let reply = kernel.call("PUT", "/api/listener/mode", &[], Some(mode));
+    assert_eq!(reply.status, 204, "{}", reply.body);
+}
+
+fn seen(kernel: &Kernel) -> Vec<Value> {
+    kernel.get("/api/listener/seen").json()["seen"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Wait (up to 30 s) until `done` holds for the listener's record.
+fn wait_seen(kernel: &Kernel, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = seen(kernel);
+        if done(&seen) {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting; seen: {seen:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn entry_ids(seen: &[Value]) -> Vec<String> {
+    seen.iter()
+        .filter(|event| event["topic"] == "cms.entry.created")
+        .map(|event| event["payload"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn subscription(kernel: &Kernel) -> Value {
+    let reply = as_admin(kernel, "GET", "/admin/events/subscriptions", None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["plugin"] == "tessera.test.listener")
+        .cloned()
+        .expect("the listener subscribes")
+}
+
+#[test]
+fn events_reach_subscribers_in_order_and_survive_kill_9() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    for n in 1..=5 {
+        create_entry(&kernel, &format!("e{n}"));
+    }
+    // A kernel event reaches plugins too.
+    let body = r#"{"username":"newcomer","password":"newcomer-password"}"#;
+    assert_eq!(kernel.post("/auth/register", body).status, 201);
+
+    let seen = wait_seen(&kernel, |seen| seen.len() >= 6);
+    assert_eq!(entry_ids(&seen), ["e1", "e2", "e3", "e4", "e5"]);
+    let orders: Vec<u64> = seen
+        .iter()
+        .map(|event| event["order"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        orders,
+        [1, 2, 3, 4, 5, 6],
+        "delivered in log order: {seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|event| event["id"].as_str().unwrap().parse::<u64>().is_ok())
+    );
+    let registered = seen
+        .iter()
+        .find(|e| e["topic"] == "identity.user.registered")
+        .unwrap();
+    assert_eq!(registered["source"], "kernel");
+    assert_eq!(registered["payload"]["username"], "newcomer");
+    assert_eq!(seen[0]["source"], "tessera.test.entries");
+
+    // The listener starts failing: e6 is published (acknowledged) but not
+    // handled when the kernel is killed.
+    let metrics = kernel.get("/metrics").body;
+    assert!(
+        metrics.contains(r#"tessera_events_published_total{source="tessera.test.entries"}"#),
+        "{metrics}"
+    );
+    set_mode(&kernel, "fail");
+    create_entry(&kernel, "e6");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while subscription(&kernel)["retrying"].is_null() {
+        assert!(Instant::now() < deadline, "{}", subscription(&kernel));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(subscription(&kernel)["lag"].as_u64().unwrap() >= 1);
+    kernel.kill9();
+
+    let kernel = start(data.path());
+    set_mode(&kernel, "ok");
+    let seen = wait_seen(&kernel, |seen| entry_ids(seen).len() == 6);
+    assert_eq!(entry_ids(&seen), ["e1", "e2", "e3", "e4", "e5", "e6"]);
+    let subscription = subscription(&kernel);
+    assert_eq!(subscription["dead_letters"], 0, "{subscription}");
+
+    let metrics = kernel.get("/metrics").body;
+    assert!(
+        metrics.contains(
+            r#"tessera_event_deliveries_total{plugin="tessera.test.listener",outcome="delivered"}"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tessera_event_subscription_lag{plugin=\"tessera.test.listener\"}"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn failing_deliveries_are_dead_lettered_and_replayed() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    set_mode(&kernel, "fail");
+    create_entry(&kernel, "doomed");
+    create_entry(&kernel, "second");
+
+    // Both are retried, then given up; delivery moves on in order.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dead = loop {
+        let reply = as_admin(
+            &kernel,
+            "GET",
+            "/admin/events/dead-letters?plugin=tessera.test.listener",
+            None,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let dead = reply.json()["dead_letters"].as_array().unwrap().clone();
+        if dead.len() == 2 {
+            break dead;
+        }
+        assert!(Instant::now() < deadline, "{}", reply.body);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(dead[0]["attempts"], 5, "{dead:#?}");
+    assert!(
+        dead[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("failing on purpose")
+    );
+    assert_eq!(dead[0]["topic"], "cms.entry.created");
+    assert!(seen(&kernel).is_empty());
+    let metrics = kernel.get("/metrics").body;
+    assert!(
+        metrics.contains(r#"outcome="dead_lettered"} 2"#),
+        "{metrics}"
+    );
+
+    // Replaying while the plugin still fails keeps the dead letter.
+    let seq = dead[0]["seq"].as_u64().unwrap();
+    let path = format!("/admin/events/dead-letters/tessera.test.listener/{seq}/replay");
+    let again = as_admin(&kernel, "POST", &path, None);
+    assert_eq!(again.status, 502, "{}", again.body);
+    assert_eq!(again.error_code(), "replay_failed");
+
+    set_mode(&kernel, "ok");
+    let replayed = as_admin(&kernel, "POST", &path, None);
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    assert_eq!(entry_ids(&seen(&kernel)), ["doomed"]);
+    let left = as_admin(&kernel, "GET", "/admin/events/dead-letters", None);
+    assert_eq!(
+        left.json()["dead_letters"].as_array().unwrap().len(),
+        1,
+        "{}",
+        left.body
+    );
+    let missing = as_admin(&kernel, "POST", &path, None);
+    assert_eq!(missing.status, 404, "{}", missing.body);
+
+    // The log, its topics and the audit of the replay are visible to admins.
+    let topics = as_admin(&kernel, "GET", "/admin/events/topics", None);
+    assert!(topics.body.contains("cms.entry.created"), "{}", topics.body);
+    assert!(
+        topics.body.contains("kernel.plugin.installed"),
+        "{}",
+        topics.body
+    );
+    let log = as_admin(&kernel, "GET", "/admin/events?topic=cms.entry.", None);
+    assert_eq!(
+        log.json()["events"][0]["payload"]["id"],
+        "doomed",
+        "{}",
+        log.body
+    );
+    let audit = as_admin(&kernel, "GET", "/admin/audit?action=event.replayed", None);
+    assert_eq!(
+        audit.json()["events"].as_array().unwrap().len(),
+        3,
+        "{}",
+        audit.body
+    );
+    // Reading events needs the permission.
+    assert_eq!(kernel.get("/admin/events").status, 401);
+}
+
+#[test]
+fn publishing_outside_the_declared_topics_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    // The snoop fixture declares no events at all.
+    let reply = kernel.call(
+        "POST",
+        "/api/snoop/publish/cms.entry.created",
+        &[],
+        Some("{}"),
+    );
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let log = as_admin(&kernel, "GET", "/admin/events?topic=cms.", None);
+    assert_eq!(
+        log.json()["events"].as_array().unwrap().len(),
+        0,
+        "{}",
+        log.body
+    );
+}
