@@ -241,6 +241,38 @@ fn failing_deliveries_are_dead_lettered_and_replayed() {
 }
 
 #[test]
+fn a_subscriber_that_fails_twice_gets_the_event_exactly_as_published_on_the_third_try() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    set_mode(&kernel, "flaky");
+    create_entry(&kernel, "third-time");
+    let seen = wait_seen(&kernel, |seen| !seen.is_empty());
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    // Byte for byte what the entries plugin published, as the log holds it.
+    let log = as_admin(
+        &kernel,
+        "GET",
+        "/admin/events?topic=cms.entry.created",
+        None,
+    );
+    let logged = &log.json()["events"][0];
+    assert_eq!(seen[0]["id"].as_str().unwrap(), logged["seq"].to_string());
+    assert_eq!(seen[0]["source"], "tessera.test.entries");
+    assert_eq!(seen[0]["published_at"], logged["published_at"]);
+    let raw: Value = serde_json::from_str(seen[0]["raw"].as_str().unwrap()).unwrap();
+    assert_eq!(raw, logged["payload"]);
+    assert_eq!(raw, json!({ "site": "default", "id": "third-time" }));
+    let metrics = kernel.get("/metrics").body;
+    assert!(
+        metrics.contains(
+            r#"tessera_event_deliveries_total{plugin="tessera.test.listener",outcome="failed"} 2"#
+        ),
+        "{metrics}"
+    );
+    assert_eq!(subscription(&kernel)["dead_letters"], 0);
+}
+
+#[test]
 fn publishing_outside_the_declared_topics_is_refused() {
     let data = tempfile::tempdir().unwrap();
     let kernel = start(data.path());

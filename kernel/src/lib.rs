@@ -17,6 +17,7 @@ pub mod events;
 pub mod host;
 pub mod http;
 pub mod identity;
+pub mod jobs;
 pub mod kernel_config;
 pub mod lifecycle;
 pub mod metrics;

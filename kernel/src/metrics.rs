@@ -60,6 +60,7 @@ pub struct Metrics {
     plugin_failures: Family<FailureLabels, Counter>,
     events_published: Family<SourceLabels, Counter>,
     event_deliveries: Family<DeliveryLabels, Counter>,
+    job_runs: Family<DeliveryLabels, Counter>,
     quota_usage: Arc<QuotaUsage>,
     event_lag: Arc<EventLag>,
 }
@@ -107,6 +108,12 @@ impl Metrics {
             "Event deliveries to subscribing plugins, by plugin and outcome (delivered, failed, dead_lettered)",
             event_deliveries.clone(),
         );
+        let job_runs = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "job_runs",
+            "Scheduled job runs, by plugin and outcome (succeeded, failed)",
+            job_runs.clone(),
+        );
         registry.register_collector(Box::new(quota_usage.clone()));
         let event_lag = Arc::new(EventLag::default());
         registry.register_collector(Box::new(event_lag.clone()));
@@ -117,6 +124,7 @@ impl Metrics {
             plugin_failures,
             events_published,
             event_deliveries,
+            job_runs,
             quota_usage,
             event_lag,
         }
@@ -161,6 +169,16 @@ impl Metrics {
     /// Count one delivery attempt to `plugin` and its `outcome`.
     pub fn record_event_delivery(&self, plugin: &str, outcome: &str) {
         self.event_deliveries
+            .get_or_create(&DeliveryLabels {
+                plugin: plugin.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Count one run of a job of `plugin` and its `outcome`.
+    pub fn record_job_run(&self, plugin: &str, outcome: &str) {
+        self.job_runs
             .get_or_create(&DeliveryLabels {
                 plugin: plugin.to_owned(),
                 outcome: outcome.to_owned(),

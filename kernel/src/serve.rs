@@ -14,6 +14,7 @@ use anyhow::Context;
 use crate::events::{DeliveryPolicy, EventBus, EventLog};
 use crate::http::{AppState, Server, ShutdownSignal, read_or_create_admin_token, token_path};
 use crate::identity::{ADMIN_PASSWORD_ENV, Identity, IdentitySettings};
+use crate::jobs::Scheduler;
 use crate::lifecycle::{Lifecycle, LifecycleError, StarterPlugin, install_starter_profile};
 use crate::metrics::Metrics;
 use crate::plugin_build::{self, PluginCrate};
@@ -76,6 +77,9 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
     )
     .context("cannot open the event bus")?;
     runtime.set_event_bus(bus.clone());
+    let scheduler = Scheduler::open(storage.as_ref(), runtime.clone())
+        .context("cannot open the job scheduler")?;
+    runtime.set_scheduler(scheduler.clone());
     {
         let bus = bus.clone();
         runtime.metrics().export_event_lag(Box::new(move || {
@@ -98,6 +102,7 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
     }
     let identity = open_identity(storage.as_ref(), events, &options)?;
     bus.start();
+    scheduler.start();
 
     let state = Arc::new(AppState {
         runtime: runtime.clone(),
@@ -114,6 +119,7 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
     let _ = std::io::stdout().flush();
     server.run(shutdown).await;
     bus.stop();
+    scheduler.stop();
     storage.close().context("closing the database")?;
     tracing::info!("stopped");
     Ok(())

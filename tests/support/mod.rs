@@ -24,9 +24,9 @@ pub fn tessera() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tessera"))
 }
 
-/// How many plugins every test kernel loads: hello and seven fixtures (one
+/// How many plugins every test kernel loads: hello and eight fixtures (one
 /// of them built against the released contract 0.1.0).
-pub const PLUGIN_COUNT: usize = 8;
+pub const PLUGIN_COUNT: usize = 9;
 
 /// Plugin directories every test kernel loads.
 pub fn plugin_roots() -> Vec<PathBuf> {
@@ -111,6 +111,51 @@ pub fn start_with_env(data: &Path, env: &[(&str, &str)]) -> Kernel {
 }
 
 fn start_with(data: &Path, cache: &Path, env: &[(&str, &str)]) -> Kernel {
+    start_with_roots(data, cache, env, &[])
+}
+
+/// Build the plugins under `roots` with the real `tessera plugin build`,
+/// once per test binary and set of roots.
+pub fn build_extra_plugins(roots: &[PathBuf]) {
+    static BUILT: OnceLock<Mutex<Vec<Vec<PathBuf>>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(Vec::new()));
+    let mut built = built.lock().unwrap();
+    if roots.is_empty() || built.iter().any(|done| done.as_slice() == roots) {
+        return;
+    }
+    let status = Command::new(tessera())
+        .arg("plugin")
+        .arg("build")
+        .args(roots)
+        .current_dir(repo_root())
+        .stdout(Stdio::null())
+        .status()
+        .expect("run tessera plugin build");
+    assert!(status.success(), "tessera plugin build failed: {status}");
+    built.push(roots.to_vec());
+}
+
+/// Start a kernel on `data` with the shared compile cache, extra
+/// environment variables and, besides hello and the fixtures, the plugins
+/// under `extra_roots` (such as `repo_root().join("plugins/workflow")`),
+/// which are built first. Such a kernel loads more than [`PLUGIN_COUNT`]
+/// plugins.
+pub fn start_with_plugins(data: &Path, env: &[(&str, &str)], extra_roots: &[PathBuf]) -> Kernel {
+    build_extra_plugins(extra_roots);
+    start_with_roots(
+        data,
+        &repo_root().join("target/tessera-test-cache"),
+        env,
+        extra_roots,
+    )
+}
+
+fn start_with_roots(
+    data: &Path,
+    cache: &Path,
+    env: &[(&str, &str)],
+    extra_roots: &[PathBuf],
+) -> Kernel {
     build_plugins();
     let mut command = Command::new(tessera());
     command
@@ -126,7 +171,7 @@ fn start_with(data: &Path, cache: &Path, env: &[(&str, &str)]) -> Kernel {
         ])
         .arg("--cache")
         .arg(cache);
-    for root in plugin_roots() {
+    for root in plugin_roots().iter().chain(extra_roots) {
         command.arg("--plugins").arg(root);
     }
     command.env_remove("TESSERA_ADMIN_PASSWORD");

@@ -11,6 +11,7 @@ use crate::runtime::Runtime;
 mod admin;
 mod admin_events;
 mod admin_identity;
+mod admin_jobs;
 mod admin_token;
 mod auth;
 mod authn;

@@ -17,8 +17,8 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::server::ClientAddress;
 use super::{
-    AppState, admin, admin_events, admin_identity, auth, authn, native_route, plugin_route,
-    request_id, system,
+    AppState, admin, admin_events, admin_identity, admin_jobs, auth, authn, native_route,
+    plugin_route, request_id, system,
 };
 
 /// Serve one request. Never fails: errors become JSON responses.
@@ -108,6 +108,11 @@ async fn dispatch(
             "/auth".to_owned(),
             auth::handle(identity, request, caller).await,
         );
+    }
+    if admin_jobs::serves(&path) {
+        let caller = caller();
+        let response = admin_jobs::handle(state, request, caller).await;
+        return ("/admin".to_owned(), response);
     }
     if admin_events::serves(&path) {
         let caller = caller();

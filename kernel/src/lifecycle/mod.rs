@@ -380,6 +380,11 @@ impl Lifecycle {
         }
         if purge {
             self.runtime.purge_data(id).await?;
+            if let Some(scheduler) = self.runtime.scheduler()
+                && let Err(error) = scheduler.purge(id)
+            {
+                tracing::error!(plugin = %id, %error, "cannot delete the plugin's jobs");
+            }
         }
         tracing::info!(plugin = %id, purge, "plugin uninstalled");
         self.announce(

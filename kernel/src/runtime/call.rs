@@ -236,6 +236,39 @@ impl Runtime {
         self.finish(&plugin, &prepared, outcome)
     }
 
+    /// Run `plugin`'s `job-runner.run-job` export for the job `name`. The
+    /// inner result is the plugin's own answer.
+    pub async fn call_run_job(
+        self: &Arc<Self>,
+        plugin: Arc<LoadedPlugin>,
+        name: String,
+        payload: Vec<u8>,
+        context: CallContext,
+    ) -> Result<Result<(), String>, CallError> {
+        let mut prepared = self.prepare_store(plugin.clone(), context);
+        let deadline = prepared.deadline + HOST_CALL_GRACE;
+        let outcome = tokio::time::timeout_at(deadline.into(), async {
+            let instance = instantiate(&plugin, &mut prepared.store).await?;
+            let store = &mut prepared.store;
+            match plugin.exports() {
+                Exports::Latest { job_runner, .. } => {
+                    job_runner
+                        .load(&mut *store, &instance)?
+                        .call_run_job(store, &name, &payload)
+                        .await
+                }
+                Exports::V0_1 { job_runner, .. } => {
+                    job_runner
+                        .load(&mut *store, &instance)?
+                        .call_run_job(store, &name, &payload)
+                        .await
+                }
+            }
+        })
+        .await;
+        self.finish(&plugin, &prepared, outcome)
+    }
+
     fn prepare_store(
         self: &Arc<Self>,
         plugin: Arc<LoadedPlugin>,

@@ -56,6 +56,7 @@ pub struct Runtime {
     cache_dir: PathBuf,
     registry: RwLock<Registry>,
     event_bus: std::sync::OnceLock<Arc<crate::events::EventBus>>,
+    scheduler: std::sync::OnceLock<Arc<crate::jobs::Scheduler>>,
     _epoch: engine::EpochTicker,
 }
 
@@ -82,6 +83,7 @@ impl Runtime {
             cache_dir,
             registry: RwLock::new(Registry::default()),
             event_bus: std::sync::OnceLock::new(),
+            scheduler: std::sync::OnceLock::new(),
             _epoch: epoch,
         })
     }
@@ -102,6 +104,19 @@ impl Runtime {
     /// The event bus, once connected.
     pub fn event_bus(&self) -> Option<&Arc<crate::events::EventBus>> {
         self.event_bus.get()
+    }
+
+    /// Connect the job scheduler plugins schedule with. Only the first
+    /// call counts.
+    pub fn set_scheduler(&self, scheduler: Arc<crate::jobs::Scheduler>) {
+        if self.scheduler.set(scheduler).is_err() {
+            tracing::warn!("the runtime already has a job scheduler");
+        }
+    }
+
+    /// The job scheduler, once connected.
+    pub fn scheduler(&self) -> Option<&Arc<crate::jobs::Scheduler>> {
+        self.scheduler.get()
     }
 
     /// The kernel's metrics.

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tessera_host_api::Manifest;
-use tessera_host_api::bindings::exports::tessera::plugin::{handler, lifecycle, subscriber};
+use tessera_host_api::bindings::exports::tessera::plugin::{
+    handler, job_runner, lifecycle, subscriber,
+};
 use tessera_host_api::bindings::{self, v0_1};
 use tessera_host_api::contract::{self, Contract};
 use wasmtime::component::{Component, InstancePre};
@@ -96,6 +98,8 @@ pub(super) enum Exports {
         lifecycle: lifecycle::GuestIndices,
         /// `subscriber`.
         subscriber: subscriber::GuestIndices,
+        /// `job-runner`.
+        job_runner: job_runner::GuestIndices,
     },
     /// Built against `tessera:plugin@0.1.0`, served through adapters.
     V0_1 {
@@ -105,6 +109,8 @@ pub(super) enum Exports {
         lifecycle: v0_1::exports::tessera::plugin::lifecycle::GuestIndices,
         /// `subscriber`.
         subscriber: v0_1::exports::tessera::plugin::subscriber::GuestIndices,
+        /// `job-runner`.
+        job_runner: v0_1::exports::tessera::plugin::job_runner::GuestIndices,
     },
 }
 
@@ -212,6 +218,8 @@ pub(super) fn prepare(runtime: &Runtime, source: &PluginSource) -> Result<Loaded
                     .map_err(|error| link_error(&error))?,
                 subscriber: subscriber::GuestIndices::new(&pre)
                     .map_err(|error| link_error(&error))?,
+                job_runner: job_runner::GuestIndices::new(&pre)
+                    .map_err(|error| link_error(&error))?,
             }
         }
         Contract::V0_1 => {
@@ -222,6 +230,8 @@ pub(super) fn prepare(runtime: &Runtime, source: &PluginSource) -> Result<Loaded
                 lifecycle: v0_1::exports::tessera::plugin::lifecycle::GuestIndices::new(&pre)
                     .map_err(|error| link_error(&error))?,
                 subscriber: v0_1::exports::tessera::plugin::subscriber::GuestIndices::new(&pre)
+                    .map_err(|error| link_error(&error))?,
+                job_runner: v0_1::exports::tessera::plugin::job_runner::GuestIndices::new(&pre)
                     .map_err(|error| link_error(&error))?,
             }
         }
