@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::events::{DeliveryPolicy, EventBus, EventLog};
+use crate::events::{DeliveryPolicy, EventBus, EventLog, EventStore};
 use crate::http::{AppState, Server, ShutdownSignal, read_or_create_admin_token, token_path};
 use crate::identity::{ADMIN_PASSWORD_ENV, Identity, IdentitySettings};
 use crate::jobs::Scheduler;
@@ -65,7 +65,7 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
         cache_dir,
     )?);
     runtime.quotas().load_data_dir(&options.data)?;
-    let events = Arc::new(
+    let events: Arc<dyn EventStore> = Arc::new(
         EventLog::open(storage.namespace(crate::events::NAMESPACE)?)
             .context("cannot open the kernel event log")?,
     );
@@ -226,7 +226,7 @@ pub fn config_overrides(data: &Path, id: &str) -> anyhow::Result<BTreeMap<String
 /// once; `<data>/admin-token` becomes the administrator's API token.
 fn open_identity(
     storage: &dyn Storage,
-    events: Arc<EventLog>,
+    events: Arc<dyn EventStore>,
     options: &ServeOptions,
 ) -> anyhow::Result<Arc<Identity>> {
     let settings = IdentitySettings {

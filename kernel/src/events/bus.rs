@@ -1,4 +1,4 @@
-//! The event bus: the durable [`EventLog`] plus one cursor per subscribing
+//! The event bus: the durable [`EventStore`] plus one cursor per subscribing
 //! plugin, delivered at least once and in order to the plugin's
 //! `subscriber.on-event` export.
 //!
@@ -31,7 +31,8 @@ use tessera_host_api::bindings::tessera::plugin::events::Event;
 use tessera_host_api::manifest::topic_matches;
 use tokio::task::JoinHandle;
 
-use super::log::{EventLog, LoggedEvent};
+use super::EventStore;
+use super::log::LoggedEvent;
 use crate::runtime::{CallContext, LoadedPlugin, Runtime};
 use crate::storage::{Namespace, Storage, StorageError};
 
@@ -138,7 +139,7 @@ pub enum ReplayError {
 
 /// The bus.
 pub struct EventBus {
-    log: Arc<EventLog>,
+    log: Arc<dyn EventStore>,
     state: Arc<dyn Namespace>,
     storage: Arc<dyn Storage>,
     runtime: Arc<Runtime>,
@@ -178,7 +179,7 @@ impl EventBus {
     /// A bus over `log`, keeping its state in `storage`, delivering
     /// through `runtime`.
     pub fn new(
-        log: Arc<EventLog>,
+        log: Arc<dyn EventStore>,
         storage: Arc<dyn Storage>,
         runtime: Arc<Runtime>,
         policy: DeliveryPolicy,
@@ -196,7 +197,7 @@ impl EventBus {
     }
 
     /// The log underneath.
-    pub fn log(&self) -> &Arc<EventLog> {
+    pub fn log(&self) -> &Arc<dyn EventStore> {
         &self.log
     }
 
@@ -322,9 +323,8 @@ impl EventBus {
     ) -> Result<bool, StorageError> {
         let id = plugin.id();
         let cursor = self.ensure_cursor(id)?;
-        let (events, scanned) = self.log.read_matching(cursor, 32, |topic| {
-            patterns.iter().any(|pattern| topic_matches(pattern, topic))
-        })?;
+        let wanted = |topic: &str| patterns.iter().any(|pattern| topic_matches(pattern, topic));
+        let (events, scanned) = self.log.read_matching(cursor, 32, &wanted)?;
         for event in &events {
             self.deliver_with_retries(plugin, event).await?;
             self.set_cursor(id, event.seq)?;

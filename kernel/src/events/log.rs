@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use super::EventStore;
 use crate::storage::{BatchOp, Namespace, StorageError};
 
 /// Name of the kernel namespace of the event log.
@@ -92,36 +93,13 @@ impl EventLog {
             last: tokio::sync::watch::Sender::new(next - 1),
         })
     }
+}
 
-    /// The sequence number of the newest event (0: none yet).
-    pub fn last_seq(&self) -> u64 {
-        *self.last.borrow()
-    }
-
-    /// A receiver that changes whenever an event is appended.
-    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.last.subscribe()
-    }
-
-    /// Append a JSON event; returns its sequence number.
-    pub fn publish_json(
-        &self,
-        topic: &str,
-        source: &str,
-        payload: &serde_json::Value,
-    ) -> Result<u64, StorageError> {
-        self.publish(topic, source, payload.to_string().into_bytes())
-    }
-
+impl EventStore for EventLog {
     /// Append an event; returns its sequence number. The write is visible
     /// at once; callers that promise durability await
     /// [`Storage::durable`](crate::storage::Storage::durable) afterwards.
-    pub fn publish(
-        &self,
-        topic: &str,
-        source: &str,
-        payload: Vec<u8>,
-    ) -> Result<u64, StorageError> {
+    fn publish(&self, topic: &str, source: &str, payload: Vec<u8>) -> Result<u64, StorageError> {
         let mut next = self
             .next
             .lock()
@@ -152,7 +130,7 @@ impl EventLog {
     }
 
     /// The event `seq`, if it exists.
-    pub fn get(&self, seq: u64) -> Result<Option<LoggedEvent>, StorageError> {
+    fn get(&self, seq: u64) -> Result<Option<LoggedEvent>, StorageError> {
         match self.namespace.get(key(seq).as_bytes())? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
@@ -161,28 +139,14 @@ impl EventLog {
         }
     }
 
-    /// Up to `limit` events after `after`, in order, whose topic starts
-    /// with `topic_prefix` when given.
-    pub fn read(
-        &self,
-        topic_prefix: Option<&str>,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<LoggedEvent>, StorageError> {
-        self.read_matching(after, limit, |topic| {
-            topic_prefix.is_none_or(|prefix| topic.starts_with(prefix))
-        })
-        .map(|(events, _)| events)
-    }
-
     /// Up to `limit` events after `after` whose topic passes `wanted`, and
     /// the sequence number scanned up to (so a reader can skip what it
     /// does not want).
-    pub fn read_matching(
+    fn read_matching(
         &self,
         after: u64,
         limit: usize,
-        wanted: impl Fn(&str) -> bool,
+        wanted: &dyn Fn(&str) -> bool,
     ) -> Result<(Vec<LoggedEvent>, u64), StorageError> {
         let mut out = Vec::new();
         let mut scanned = after;
@@ -208,6 +172,16 @@ impl EventLog {
                 return Ok((out, scanned));
             }
         }
+    }
+
+    /// The sequence number of the newest event (0: none yet).
+    fn last_seq(&self) -> u64 {
+        *self.last.borrow()
+    }
+
+    /// A receiver that changes whenever an event is appended.
+    fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.last.subscribe()
     }
 }
 

@@ -41,7 +41,7 @@ pub use sessions::{CSRF_COOKIE, CSRF_HEADER, OpenedSession, SESSION_COOKIE};
 pub use throttle::ThrottlePolicy;
 pub use tokens::CreatedToken;
 
-use crate::events::EventLog;
+use crate::events::EventStore;
 use crate::storage::Storage;
 use store::Store;
 use throttle::Throttle;
@@ -78,7 +78,7 @@ impl Default for IdentitySettings {
 pub struct Identity {
     store: Store,
     audit: AuditLog,
-    events: Arc<EventLog>,
+    events: Arc<dyn EventStore>,
     throttle: Throttle,
     settings: IdentitySettings,
     /// Host name (lower case, no port) to site id.
@@ -95,7 +95,7 @@ impl Identity {
     /// Open identity on `storage`, publishing its events to `events`.
     pub fn open(
         storage: &dyn Storage,
-        events: Arc<EventLog>,
+        events: Arc<dyn EventStore>,
         settings: IdentitySettings,
     ) -> Result<Self, IdentityError> {
         let identity = Self {
@@ -116,7 +116,7 @@ impl Identity {
     }
 
     /// The event log identity publishes to.
-    pub fn events(&self) -> &Arc<EventLog> {
+    pub fn events(&self) -> &Arc<dyn EventStore> {
         &self.events
     }
 
