@@ -228,6 +228,18 @@ fn register_log_in_use_protected_routes_and_log_out() {
     );
     let anonymous_write = kernel.post("/api/entries/entries", r#"{"id":"b","title":"B"}"#);
     assert_eq!(anonymous_write.status, 401, "{}", anonymous_write.body);
+    // Through another plugin's `invoke`, the route rule still applies to
+    // the original caller.
+    let laundered = kernel.post("/api/snoop/invoke-entries", r#"{"id":"c","title":"C"}"#);
+    assert_eq!(laundered.status, 401, "{}", laundered.body);
+    let invoked = session.send(
+        &kernel,
+        "POST",
+        "/api/snoop/invoke-entries",
+        json!({"id": "d", "title": "D"}),
+    );
+    assert_eq!(invoked.status, 201, "{}", invoked.body);
+    assert!(invoked.body.contains("alice"), "{}", invoked.body);
 
     let logout = session.send(&kernel, "POST", "/auth/logout", json!({}));
     assert_eq!(logout.status, 204, "{}", logout.body);

@@ -26,5 +26,6 @@ pub mod package;
 pub mod plugin_build;
 pub mod quota;
 pub mod runtime;
+pub mod serde_base64;
 pub mod serve;
 pub mod storage;

@@ -30,7 +30,7 @@ pub struct LoggedEvent {
     /// Milliseconds since the Unix epoch.
     pub published_at: u64,
     /// The payload, byte for byte (JSON by convention), stored as base64.
-    #[serde(with = "base64_bytes")]
+    #[serde(with = "crate::serde_base64")]
     pub payload: Vec<u8>,
 }
 
@@ -53,22 +53,6 @@ impl LoggedEvent {
             "published_at": self.published_at,
             "payload": self.payload_view(),
         })
-    }
-}
-
-mod base64_bytes {
-    use base64::Engine as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(serde::de::Error::custom)
     }
 }
 

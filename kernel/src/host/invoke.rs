@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use tessera_host_api::bindings::tessera::plugin::http_types::{Request, Response};
+use tessera_host_api::bindings::tessera::plugin::http_types::{Method, Request, Response};
 use tessera_host_api::bindings::tessera::plugin::invoke::{self, InvokeError};
 use wasmtime::component::{HasSelf, Linker};
 
@@ -36,6 +36,18 @@ impl invoke::Host for HostState {
                 "no plugin `{plugin}` is loaded"
             )));
         };
+        // The callee's `[[routes]]` rules hold for invoked requests too: the
+        // caller's principal is checked as if it had called over HTTP.
+        if let Some(permission) = callee
+            .manifest()
+            .route_permission(method_name(&request.method), &request.path)
+            && !self.context.principal.holds(permission)
+        {
+            return Ok(route_refusal(
+                self.context.principal.is_authenticated(),
+                permission,
+            ));
+        }
         let deadline = self.context.deadline.unwrap_or_else(|| {
             Instant::now() + Duration::from_millis(self.plugin.manifest().limits.timeout_ms)
         });
@@ -51,6 +63,44 @@ impl invoke::Host for HostState {
                 "the call was lost: {join_error}"
             ))),
         }
+    }
+}
+
+/// The HTTP name of a WIT method.
+fn method_name(method: &Method) -> &str {
+    match method {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+        Method::Options => "OPTIONS",
+        Method::Other(other) => other,
+    }
+}
+
+/// The answer the HTTP path gives when a route rule refuses: 401 for an
+/// anonymous principal, 403 otherwise.
+fn route_refusal(authenticated: bool, permission: &str) -> Response {
+    let (status, code, message) = if authenticated {
+        (
+            403,
+            "forbidden",
+            format!("permission `{permission}` is required for this route"),
+        )
+    } else {
+        (
+            401,
+            "unauthenticated",
+            format!("sign in first: this route needs permission `{permission}`"),
+        )
+    };
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    Response {
+        status,
+        headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+        body: body.to_string().into_bytes(),
     }
 }
 

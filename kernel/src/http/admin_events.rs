@@ -20,6 +20,7 @@ use serde_json::json;
 use super::AppState;
 use super::auth::{Caller, blocking};
 use super::error::{ApiError, json_response};
+use super::query::param as query_param;
 use crate::events::{EventBus, ReplayError};
 use crate::identity::permission::{EVENTS_MANAGE, EVENTS_READ};
 use crate::identity::{AuditEvent, IdentityError, actor_name};
@@ -27,14 +28,6 @@ use crate::identity::{AuditEvent, IdentityError, actor_name};
 /// Whether `path` is served here.
 pub fn serves(path: &str) -> bool {
     path == "/admin/events" || path.starts_with("/admin/events/")
-}
-
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
 }
 
 fn storage_error(error: &dyn std::fmt::Display) -> ApiError {

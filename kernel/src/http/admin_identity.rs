@@ -32,6 +32,7 @@ use super::auth::{Caller, blocking};
 use super::authn::identity_error;
 use super::error::{ApiError, json_response};
 use super::json_body::read_json;
+use super::query::param as query_param;
 use super::views;
 use crate::identity::permission::{
     AUDIT_READ, KERNEL_PERMISSIONS, ROLES_MANAGE, SITES_MANAGE, USERS_MANAGE,
@@ -92,14 +93,6 @@ pub async fn handle(
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
-}
-
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
 }
 
 /// The site the request acts on: the caller's, or `?site=` for

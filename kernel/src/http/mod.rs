@@ -19,6 +19,7 @@ mod error;
 mod json_body;
 mod native_route;
 mod plugin_route;
+mod query;
 mod request_id;
 mod router;
 mod server;

@@ -43,7 +43,7 @@ pub struct JobRecord {
     /// When it runs.
     pub timing: Timing,
     /// Handed back to `run-job`.
-    #[serde(with = "payload")]
+    #[serde(with = "crate::serde_base64")]
     pub payload: Vec<u8>,
     /// The next run, milliseconds since the epoch.
     pub next_run: u64,
@@ -72,21 +72,5 @@ impl JobRecord {
             ended,
             outcome,
         });
-    }
-}
-
-mod payload {
-    use base64::Engine as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(serde::de::Error::custom)
     }
 }
