@@ -436,13 +436,6 @@ impl Definition {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
-
     use serde_json::{Value, json};
 
     use super::*;

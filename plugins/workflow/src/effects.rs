@@ -121,13 +121,6 @@ fn schedule(job: &TimerJob, due: u64) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
-
     use super::*;
     use crate::definition::tests::approval;
     use crate::instance::{Actor, Start, Subject};

@@ -65,13 +65,6 @@ pub fn task_for(instance: &Instance, definition: &Definition, actor: &Actor) -> 
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
-
     use serde_json::json;
 
     use super::*;

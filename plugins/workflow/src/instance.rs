@@ -269,13 +269,6 @@ impl Instance {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
-
     use serde_json::json;
 
     use super::*;

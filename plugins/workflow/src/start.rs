@@ -121,13 +121,6 @@ pub fn on_event(event: &Event) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
-
     use serde_json::json;
 
     use super::*;

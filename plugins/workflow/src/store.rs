@@ -226,13 +226,6 @@ pub fn started_by_event(event_id: &str) -> Result<Option<String>, Error> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
-
     use super::*;
 
     #[test]
