@@ -16,13 +16,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::{Kernel, Reply};
 
-fn start(data: &std::path::Path) -> Kernel {
-    support::start_with_env(
-        data,
-        &[("TESSERA_ADMIN_PASSWORD", "admin-password-for-tests")],
-    )
-}
-
 fn as_admin(kernel: &Kernel, method: &str, path: &str, body: Option<&str>) -> Reply {
     let token = format!("Bearer {}", kernel.admin_token());
     kernel.call(method, path, &[("authorization", &token)], body)
@@ -85,7 +78,7 @@ fn subscription(kernel: &Kernel) -> Value {
 #[test]
 fn events_reach_subscribers_in_order_and_survive_kill_9() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     for n in 1..=5 {
         create_entry(&kernel, &format!("e{n}"));
     }
@@ -133,7 +126,7 @@ fn events_reach_subscribers_in_order_and_survive_kill_9() {
     assert!(subscription(&kernel)["lag"].as_u64().unwrap() >= 1);
     kernel.kill9();
 
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     set_mode(&kernel, "ok");
     let seen = wait_seen(&kernel, |seen| entry_ids(seen).len() == 6);
     assert_eq!(entry_ids(&seen), ["e1", "e2", "e3", "e4", "e5", "e6"]);
@@ -156,7 +149,7 @@ fn events_reach_subscribers_in_order_and_survive_kill_9() {
 #[test]
 fn failing_deliveries_are_dead_lettered_and_replayed() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     set_mode(&kernel, "fail");
     create_entry(&kernel, "doomed");
     create_entry(&kernel, "second");
@@ -243,7 +236,7 @@ fn failing_deliveries_are_dead_lettered_and_replayed() {
 #[test]
 fn a_subscriber_that_fails_twice_gets_the_event_exactly_as_published_on_the_third_try() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     set_mode(&kernel, "flaky");
     create_entry(&kernel, "third-time");
     let seen = wait_seen(&kernel, |seen| !seen.is_empty());
@@ -275,7 +268,7 @@ fn a_subscriber_that_fails_twice_gets_the_event_exactly_as_published_on_the_thir
 #[test]
 fn publishing_outside_the_declared_topics_is_refused() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     // The snoop fixture declares no events at all.
     let reply = kernel.call(
         "POST",

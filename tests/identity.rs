@@ -15,11 +15,7 @@ mod support;
 use serde_json::{Value, json};
 use support::{Kernel, Reply};
 
-const ADMIN_PASSWORD: &str = "admin-password-for-tests";
-
-fn start(data: &std::path::Path) -> Kernel {
-    support::start_with_env(data, &[("TESSERA_ADMIN_PASSWORD", ADMIN_PASSWORD)])
-}
+use support::ADMIN_PASSWORD;
 
 /// A signed-in browser: its cookie header and CSRF token.
 struct Session {
@@ -166,7 +162,7 @@ fn the_first_start_creates_an_administrator_with_a_password_shown_once() {
 #[test]
 fn register_log_in_use_protected_routes_and_log_out() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     let alice = register_at(&kernel, "", "alice");
     let session = login(&kernel, "alice", "alice-password");
 
@@ -268,7 +264,7 @@ fn register_log_in_use_protected_routes_and_log_out() {
 #[test]
 fn wrong_passwords_are_locked_out_by_the_rate_limit() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     register_at(&kernel, "", "mallory-target");
     for _ in 0..5 {
         let reply = login_at(&kernel, "", "mallory-target", "wrong password!");
@@ -299,7 +295,7 @@ fn wrong_passwords_are_locked_out_by_the_rate_limit() {
 #[test]
 fn tokens_are_scoped_and_never_hold_more_than_their_creator() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     let alice = register_at(&kernel, "", "alice");
     make_editor(&kernel, &alice, "", &["cms.entry.read", "cms.entry.write"]);
     let session = login(&kernel, "alice", "alice-password");
@@ -397,7 +393,7 @@ fn tokens_are_scoped_and_never_hold_more_than_their_creator() {
 #[test]
 fn users_of_one_site_never_see_another_sites_data() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     let site = admin(
         &kernel,
         "PUT",
@@ -487,7 +483,7 @@ fn users_of_one_site_never_see_another_sites_data() {
 #[test]
 fn password_reset_works_once_through_the_event_log_and_only_to_configured_links() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     register_at(&kernel, "", "dave");
     let configured = admin(
         &kernel,
@@ -583,7 +579,7 @@ fn password_reset_works_once_through_the_event_log_and_only_to_configured_links(
 #[test]
 fn a_second_factor_and_an_admin_lock_guard_the_login() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     let erin = register_at(&kernel, "", "erin");
     let session = login(&kernel, "erin", "erin-password");
     let setup = session.send(&kernel, "POST", "/auth/totp/setup", json!({}));
@@ -637,7 +633,7 @@ fn a_second_factor_and_an_admin_lock_guard_the_login() {
 #[test]
 fn registration_can_be_turned_off_and_admin_apis_need_their_permission() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     let frank = register_at(&kernel, "", "frank");
     let closed = admin(
         &kernel,

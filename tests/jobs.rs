@@ -17,13 +17,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::Kernel;
 
-fn start(data: &std::path::Path) -> Kernel {
-    support::start_with_env(
-        data,
-        &[("TESSERA_ADMIN_PASSWORD", "admin-password-for-tests")],
-    )
-}
-
 fn runs(kernel: &Kernel, name: &str) -> Vec<Value> {
     let reply = kernel.get(&format!("/api/ticker/runs/{name}"));
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -60,7 +53,7 @@ fn admin_jobs(kernel: &Kernel) -> Vec<Value> {
 #[test]
 fn a_recurring_job_runs_on_schedule_and_never_concurrently() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     assert_eq!(kernel.post("/api/ticker/every/tick/1000", "").status, 204);
     // `slow` takes 1.5 s but is due every second: runs must queue, not overlap.
     assert_eq!(kernel.post("/api/ticker/every/slow/1000", "").status, 204);
@@ -101,14 +94,14 @@ fn a_recurring_job_runs_on_schedule_and_never_concurrently() {
 #[test]
 fn a_one_off_job_runs_once_even_across_a_kill_9() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     let scheduled = kernel.post("/api/ticker/at/once/1500", "");
     assert_eq!(scheduled.status, 200, "{}", scheduled.body);
     let at = scheduled.json()["at"].as_u64().unwrap();
     // The kernel dies before the job is due; the job is on disk.
     kernel.kill9();
 
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     let runs_after = wait_runs(&kernel, "once", 1);
     assert!(field(&runs_after[0], "started") >= at, "{runs_after:#?}");
     std::thread::sleep(Duration::from_millis(1500));
@@ -119,7 +112,7 @@ fn a_one_off_job_runs_once_even_across_a_kill_9() {
 #[test]
 fn cron_jobs_run_and_bad_schedules_are_refused() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     let too_fast = kernel.post("/api/ticker/every/fast/10", "");
     assert_eq!(too_fast.status, 400, "{}", too_fast.body);
     assert_eq!(too_fast.error_code(), "invalid_schedule");

@@ -17,11 +17,6 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 use support::{Kernel, Reply};
 
-const ADMIN_PASSWORD: &str = "admin-password-for-tests";
-
-fn start(data: &std::path::Path) -> Kernel {
-    support::start_with_env(data, &[("TESSERA_ADMIN_PASSWORD", ADMIN_PASSWORD)])
-}
 
 /// What a `tessera` run printed.
 struct Run {
@@ -124,7 +119,7 @@ fn listed(kernel: &Kernel, username: &str, site: &[&str]) -> Value {
 #[test]
 fn users_are_added_granted_revoked_and_locked_from_the_command_line() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
 
     let set = tessera(
         &kernel,
@@ -237,7 +232,7 @@ fn users_are_added_granted_revoked_and_locked_from_the_command_line() {
 #[test]
 fn sites_passwords_from_the_environment_and_errors_with_hints() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path());
+    let kernel = support::start_with_admin(data.path());
     let token = format!("Bearer {}", kernel.admin_token());
     let site = kernel.call(
         "PUT",

@@ -23,7 +23,7 @@ use support::{Kernel, Reply};
 fn start(data: &std::path::Path) -> Kernel {
     support::start_with_plugins(
         data,
-        &[("TESSERA_ADMIN_PASSWORD", "admin-password-for-tests")],
+        &[("TESSERA_ADMIN_PASSWORD", support::ADMIN_PASSWORD)],
         &[support::repo_root().join("plugins/workflow")],
     )
 }

@@ -104,6 +104,16 @@ pub fn start_with_cache(data: &Path, cache: &Path) -> Kernel {
     start_with(data, cache, &[])
 }
 
+/// The first administrator's password in test kernels started with
+/// [`start_with_admin`].
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// Start a kernel on `data` whose first start creates `admin` with
+/// [`ADMIN_PASSWORD`].
+pub fn start_with_admin(data: &Path) -> Kernel {
+    start_with_env(data, &[("TESSERA_ADMIN_PASSWORD", ADMIN_PASSWORD)])
+}
+
 /// Start a kernel on `data` with the shared compile cache and extra
 /// environment variables.
 pub fn start_with_env(data: &Path, env: &[(&str, &str)]) -> Kernel {
