@@ -27,7 +27,9 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tessera_host_api::bindings::tessera::plugin::http_types::{Method, Request as WitRequest};
+use tessera_kernel::events::{EventLog, EventStore, NAMESPACE};
 use tessera_kernel::http::{AppState, Server};
+use tessera_kernel::identity::{Identity, IdentitySettings};
 use tessera_kernel::metrics::Metrics;
 use tessera_kernel::plugin_build::{self, PluginCrate};
 use tessera_kernel::runtime::{CallContext, EngineSettings, PluginSource, Runtime};
@@ -217,11 +219,18 @@ async fn increment(namespace: &dyn Namespace, storage: &dyn Storage) -> String {
 }
 
 async fn tessera_server(runtime: Arc<Runtime>) -> SocketAddr {
+    // Identity as `tessera serve` has it: every request resolves its site
+    // and principal (anonymous here: no cookie, no token).
+    let storage = runtime.storage().clone();
+    let events: Arc<dyn EventStore> =
+        Arc::new(EventLog::open(storage.namespace(NAMESPACE).unwrap()).unwrap());
+    let identity =
+        Identity::open(storage.as_ref(), events, IdentitySettings::default()).unwrap();
     let state = Arc::new(AppState {
         runtime,
         ready: AtomicBool::new(true),
         lifecycle: None,
-        identity: None,
+        identity: Some(Arc::new(identity)),
     });
     let server = Server::bind(
         "127.0.0.1:0".parse().unwrap(),
