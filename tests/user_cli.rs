@@ -17,7 +17,6 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 use support::{Kernel, Reply};
 
-
 /// What a `tessera` run printed.
 struct Run {
     success: bool,

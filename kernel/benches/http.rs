@@ -224,8 +224,7 @@ async fn tessera_server(runtime: Arc<Runtime>) -> SocketAddr {
     let storage = runtime.storage().clone();
     let events: Arc<dyn EventStore> =
         Arc::new(EventLog::open(storage.namespace(NAMESPACE).unwrap()).unwrap());
-    let identity =
-        Identity::open(storage.as_ref(), events, IdentitySettings::default()).unwrap();
+    let identity = Identity::open(storage.as_ref(), events, IdentitySettings::default()).unwrap();
     let state = Arc::new(AppState {
         runtime,
         ready: AtomicBool::new(true),
