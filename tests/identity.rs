@@ -591,7 +591,10 @@ fn a_second_factor_and_an_admin_lock_guard_the_login() {
             .unwrap()
             .starts_with("otpauth://totp/")
     );
-    let code = tessera_kernel::identity::totp::current_code(&secret).unwrap();
+    use tessera_kernel::identity::totp;
+    // Codes of consecutive steps, so that each is fresh: a code works once.
+    let step = totp::current_step();
+    let code = totp::code_for_step(&secret, step).unwrap();
     let confirmed = session.send(
         &kernel,
         "POST",
@@ -603,11 +606,15 @@ fn a_second_factor_and_an_admin_lock_guard_the_login() {
     let without = login_at(&kernel, "", "erin", "erin-password");
     assert_eq!(without.status, 401, "{}", without.body);
     assert_eq!(without.error_code(), "second_factor_required");
-    let code = tessera_kernel::identity::totp::current_code(&secret).unwrap();
-    let body = json!({ "username": "erin", "password": "erin-password", "totp": code }).to_string();
+    let next = totp::code_for_step(&secret, step + 1).unwrap();
+    let body = json!({ "username": "erin", "password": "erin-password", "totp": next }).to_string();
     let with = kernel.call("POST", "/auth/login", &[], Some(&body));
     assert_eq!(with.status, 200, "{}", with.body);
     let second = session_of(&with);
+    // The same code again is a replay.
+    let replay = kernel.call("POST", "/auth/login", &[], Some(&body));
+    assert_eq!(replay.status, 401, "{}", replay.body);
+    assert_eq!(replay.error_code(), "invalid_second_factor");
 
     let locked = admin(&kernel, "POST", &format!("/admin/users/{erin}/lock"), None);
     assert_eq!(locked.status, 200, "{}", locked.body);
@@ -616,8 +623,6 @@ fn a_second_factor_and_an_admin_lock_guard_the_login() {
         401,
         "the lock ends sessions"
     );
-    let code = tessera_kernel::identity::totp::current_code(&secret).unwrap();
-    let body = json!({ "username": "erin", "password": "erin-password", "totp": code }).to_string();
     let refused = kernel.call("POST", "/auth/login", &[], Some(&body));
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert_eq!(refused.error_code(), "account_locked");

@@ -79,6 +79,9 @@ pub struct TotpEnrolment {
     pub secret_base32: String,
     /// Whether login requires it (set once the user proved a code).
     pub confirmed: bool,
+    /// The time step of the last code accepted: a code works once.
+    #[serde(default)]
+    pub last_step: u64,
 }
 
 /// A named set of permissions on a site.

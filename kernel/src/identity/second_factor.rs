@@ -27,6 +27,7 @@ impl Identity {
         user.totp = Some(TotpEnrolment {
             secret_base32: secret.clone(),
             confirmed: false,
+            last_step: 0,
         });
         self.save_user(&user)?;
         Ok(TotpSetup {
@@ -43,7 +44,7 @@ impl Identity {
                 "start with POST /auth/totp/setup".into(),
             ));
         };
-        if !totp::verify(&enrolment.secret_base32, code)? {
+        if !totp::accept(enrolment, code)? {
             return Err(IdentityError::InvalidSecondFactor);
         }
         enrolment.confirmed = true;
@@ -57,10 +58,10 @@ impl Identity {
     /// Remove the second factor, proving possession with a current code.
     pub fn disable_totp(&self, user_id: &str, code: &str) -> Result<(), IdentityError> {
         let mut user = self.store.require_user(user_id)?;
-        let Some(enrolment) = user.totp.as_ref() else {
+        let Some(enrolment) = user.totp.as_mut() else {
             return Ok(());
         };
-        if enrolment.confirmed && !totp::verify(&enrolment.secret_base32, code)? {
+        if enrolment.confirmed && !totp::accept(enrolment, code)? {
             return Err(IdentityError::InvalidSecondFactor);
         }
         user.totp = None;

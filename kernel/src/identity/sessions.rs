@@ -83,11 +83,14 @@ impl Identity {
             );
             return Err(IdentityError::AccountLocked);
         }
-        if let Some(enrolment) = user.totp.as_ref().filter(|totp| totp.confirmed) {
+        let mut user = user;
+        if let Some(enrolment) = user.totp.as_mut().filter(|totp| totp.confirmed) {
             let Some(code) = totp_code else {
                 return Err(IdentityError::SecondFactorRequired);
             };
-            if !totp::verify(&enrolment.secret_base32, code)? {
+            if totp::accept(enrolment, code)? {
+                self.save_user(&user)?;
+            } else {
                 self.throttle.record_failure(&account, address);
                 self.audit.record_or_log(
                     AuditEvent::new("login.failed", site, &user.id)
