@@ -213,3 +213,31 @@ fn a_sigterm_while_plugins_load_still_stops_cleanly() {
     );
     assert!(rest.iter().any(|line| line.contains("shutdown requested")));
 }
+
+#[test]
+fn a_refusal_before_the_body_is_read_closes_the_connection() {
+    use std::io::{Read, Write};
+    let data = tempfile::tempdir().unwrap();
+    let kernel = Kernel::start(data.path());
+    let address = kernel.base.trim_start_matches("http://").to_owned();
+    let mut socket = std::net::TcpStream::connect(&address).unwrap();
+    let body = r#"{"id":"x","title":"X"}"#;
+    // Anonymous: the kernel's route rule refuses before the plugin (and
+    // before anyone reads the body).
+    write!(
+        socket,
+        "POST /api/entries/entries HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    socket.read_to_string(&mut response).unwrap();
+    let head = response.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 401"), "{response}");
+    assert!(head.contains("connection: close"), "{response}");
+    // The kernel keeps serving on new connections.
+    assert_eq!(kernel.get("/healthz").status, 200);
+}

@@ -31,11 +31,21 @@ pub async fn handle(
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!("request", request_id = %id);
+    let may_leave_body_unread = has_http1_body(&request);
     let (route, mut response) = dispatch(&state, request, &id)
         .instrument(span.clone())
         .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(request_id::HEADER, value);
+    }
+    if may_leave_body_unread && !response.status().is_success() {
+        // A refusal (a permission or token check, a missing mount) may come
+        // before the body was read; hyper then cannot reuse the connection,
+        // so say so rather than let the client send its next request into
+        // a closing socket.
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
     }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
@@ -54,6 +64,22 @@ pub async fn handle(
         );
     });
     Ok(response)
+}
+
+/// Whether `request` is HTTP/1 and carries a body (HTTP/2 streams end on
+/// their own and forbid the `Connection` header).
+fn has_http1_body(request: &Request<Incoming>) -> bool {
+    let http1 = matches!(
+        request.version(),
+        http::Version::HTTP_10 | http::Version::HTTP_11
+    );
+    let headers = request.headers();
+    let sized = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .is_some_and(|length| length > 0);
+    http1 && (sized || headers.contains_key(http::header::TRANSFER_ENCODING))
 }
 
 /// The route label (for metrics) and the response.
