@@ -1,0 +1,218 @@
+//! The delivery API: published content only, for any caller (anonymous
+//! included), with ETags and `If-None-Match`.
+//!
+//! `GET /delivery/{type}` without filters pages straight through a per-type
+//! index of published entries: by id without `sort`, newest first with
+//! `sort=-published_at`. Any other query reads the type's published entries
+//! (never drafts or other types), then filters, sorts and pages in memory.
+
+use serde_json::{Map, Value, json};
+use tessera_sdk::prelude::*;
+
+use crate::locales::Locales;
+use crate::model::Published;
+use crate::query::{self, Cursor, Query};
+use crate::schema::TypeDef;
+use crate::store;
+
+/// A strong ETag: the FNV-1a 64-bit hash of the body, quoted.
+pub fn etag(body: &[u8]) -> String {
+    let hash = body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("\"{hash:016x}\"")
+}
+
+/// Whether an `If-None-Match` header value matches `tag`.
+pub fn not_modified(if_none_match: Option<&str>, tag: &str) -> bool {
+    if_none_match.is_some_and(|header| {
+        header
+            .split(',')
+            .map(|item| item.trim().trim_start_matches("W/"))
+            .any(|item| item == "*" || item == tag)
+    })
+}
+
+/// The published copy as the delivery API returns it: fields no longer in
+/// the schema dropped, localized fields resolved to `locale` (else the
+/// default locale).
+pub fn render(doc: Published, def: &TypeDef, locale: &str, default: &str) -> Value {
+    let mut fields: Map<String, Value> = doc
+        .fields
+        .into_iter()
+        .filter(|(name, _)| def.field(name).is_some())
+        .collect();
+    let localized: Vec<&str> = def
+        .fields
+        .iter()
+        .filter(|field| field.localized)
+        .map(|field| field.name.as_str())
+        .collect();
+    query::localize(&mut fields, &localized, locale, default);
+    json!({
+        "id": doc.id,
+        "type": doc.kind,
+        "locale": doc.locale,
+        "slug": doc.slug,
+        "version": doc.version,
+        "published_at": doc.published_at,
+        "fields": fields,
+    })
+}
+
+/// A JSON response with its ETag, or a 304 when the client has it.
+fn cached(request: &Request, value: &Value) -> Result<Response, Error> {
+    let body = serde_json::to_vec(value)?;
+    let tag = etag(&body);
+    if not_modified(request.header("if-none-match"), &tag) {
+        return Ok(Response::empty(304).with_header("etag", tag));
+    }
+    Ok(Response::json(200, value).with_header("etag", tag))
+}
+
+/// The locale asked for, checked against the configured ones.
+fn locale(asked: Option<&str>, locales: &Locales) -> Result<String, Error> {
+    match asked {
+        None => Ok(locales.default().to_owned()),
+        Some(locale) if locales.contains(locale) => Ok(locale.to_owned()),
+        Some(locale) => Err(Error::new(
+            400,
+            "invalid_query",
+            format!(
+                "`locale`: `{locale}` is not one of {}",
+                locales.all().join(", ")
+            ),
+        )),
+    }
+}
+
+/// Whether the query sorts by `-published_at` alone, which the `recent/`
+/// index serves.
+fn is_newest_first(query: &Query) -> bool {
+    matches!(query.sort.as_slice(), [key] if key.field == "published_at" && key.descending)
+}
+
+/// `GET /delivery/{type}`.
+pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
+    let site = identity::current().site;
+    let stored = store::latest_type(&site, params.require("type")?)?;
+    let query: Query = query::parse(&request.query_pairs())
+        .map_err(|message| Error::new(400, "invalid_query", message))?;
+    let locales = Locales::configured();
+    let locale = locale(query.locale.as_deref(), &locales)?;
+    let show = |doc| render(doc, &stored.def, &locale, locales.default());
+    let page = if query.filters.is_empty() && query.sort.is_empty() {
+        let after = query.cursor.as_ref().map(|cursor| cursor.id.as_str());
+        let (docs, more) = store::published_page(&site, &stored.key, after, query.limit)?;
+        let items: Vec<Value> = docs.into_iter().map(show).collect();
+        let next_cursor = match items.last() {
+            Some(last) if more => Some(Cursor::of(last, &[]).encode()),
+            _ => None,
+        };
+        query::Page { items, next_cursor }
+    } else if query.filters.is_empty() && is_newest_first(&query) {
+        let after = query
+            .cursor
+            .as_ref()
+            .and_then(|cursor| Some((cursor.values.first()?.as_u64()?, cursor.id.as_str())));
+        let (docs, more) = store::recent_page(&site, &stored.key, after, query.limit)?;
+        let items: Vec<Value> = docs.into_iter().map(show).collect();
+        let next_cursor = match items.last() {
+            Some(last) if more => Some(Cursor::of(last, &query.sort).encode()),
+            _ => None,
+        };
+        query::Page { items, next_cursor }
+    } else {
+        let docs = store::published_all(&site, &stored.key)?
+            .into_iter()
+            .map(show)
+            .collect();
+        query::run(docs, &query)
+    };
+    let mut items = page.items;
+    for item in &mut items {
+        query::select(item, query.fields.as_deref());
+    }
+    cached(
+        request,
+        &json!({ "items": items, "next_cursor": page.next_cursor }),
+    )
+}
+
+/// `GET /delivery/{type}/{id-or-slug}`: by id, else by slug in the asked
+/// locale, else in the default locale.
+pub fn one(request: &Request, params: &Params) -> Result<Response, Error> {
+    let site = identity::current().site;
+    let stored = store::latest_type(&site, params.require("type")?)?;
+    let wanted = params.require("entry")?;
+    let locales = Locales::configured();
+    let locale = locale(request.query("locale").as_deref(), &locales)?;
+    let found = match store::published(&site, &stored.key, wanted)? {
+        Some(doc) => Some(doc),
+        None => match store::published_by_slug(&site, &stored.key, &locale, wanted)? {
+            Some(doc) => Some(doc),
+            None => store::published_by_slug(&site, &stored.key, locales.default(), wanted)?,
+        },
+    };
+    let doc = found.ok_or_else(|| {
+        Error::not_found(format!(
+            "no published `{}` with the id or slug `{wanted}`",
+            stored.key
+        ))
+    })?;
+    let mut value = render(doc, &stored.def, &locale, locales.default());
+    let fields = request.query("fields").map(|fields| {
+        fields
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    });
+    query::select(&mut value, fields.as_deref());
+    cached(request, &value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_hash_the_body_and_match_if_none_match() {
+        let tag = etag(b"{}");
+        assert_eq!(tag, etag(b"{}"));
+        assert_ne!(tag, etag(b"[]"));
+        assert_eq!(etag(b""), "\"cbf29ce484222325\"");
+        assert!(not_modified(Some(&tag), &tag));
+        assert!(not_modified(Some(&format!("\"x\", W/{tag}")), &tag));
+        assert!(not_modified(Some("*"), &tag));
+        assert!(!not_modified(Some("\"x\""), &tag));
+        assert!(!not_modified(None, &tag));
+    }
+
+    #[test]
+    fn rendering_drops_removed_fields_and_localizes() {
+        let def: TypeDef = serde_json::from_value(json!({"fields": [
+            {"name": "title", "type": "text", "localized": true},
+            {"name": "price", "type": "number"}
+        ]}))
+        .unwrap();
+        let doc = Published {
+            id: "e_1".into(),
+            kind: "article".into(),
+            locale: "en".into(),
+            slug: Some("hello".into()),
+            version: 2,
+            schema_version: 1,
+            published_at: 5,
+            fields: serde_json::from_value(
+                json!({"title": {"en": "Hello", "fr": "Salut"}, "price": 3, "old": true}),
+            )
+            .unwrap(),
+        };
+        let fr = render(doc.clone(), &def, "fr", "en");
+        assert_eq!(fr["fields"], json!({"title": "Salut", "price": 3}));
+        assert_eq!(fr["slug"], "hello");
+        let de = render(doc, &def, "de", "en");
+        assert_eq!(de["fields"]["title"], "Hello");
+    }
+}

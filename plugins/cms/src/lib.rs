@@ -1,0 +1,31 @@
+//! `tessera.cms`: content types defined at run time, versioned draft entries
+//! per site with unique slugs and values, publishing, and a headless
+//! delivery API for published content with filters, sorting, cursor
+//! pagination, locale fallback and ETags. See `docs/cms.md`.
+//!
+//! The pure rules (type and entry validation, locales, the delivery query
+//! language, rendering) live in modules that never call the kernel and are
+//! unit-tested natively; `store`, `routes` and the handlers of `delivery`
+//! talk to the kernel.
+
+pub mod delivery;
+pub mod locales;
+pub mod model;
+pub mod query;
+mod routes;
+pub mod schema;
+mod store;
+pub mod validate;
+
+use tessera_sdk::prelude::*;
+
+/// The plugin.
+pub struct Cms;
+
+impl Plugin for Cms {
+    fn router() -> Router {
+        routes::router()
+    }
+}
+
+export_plugin!(Cms);

@@ -1,0 +1,370 @@
+//! The editorial API under `/api/cms/`: content types and draft entries.
+//! The manifest's `[[routes]]` make the kernel check permissions first;
+//! every handler checks them again because calls through `invoke` bypass
+//! those rules.
+
+use serde_json::{Map, Value};
+use tessera_sdk::prelude::*;
+
+use crate::locales::Locales;
+use crate::model::{Entry, event_payload};
+use crate::schema::{Invalid, TypeDef, is_name};
+use crate::store::{self, Draft};
+use crate::{delivery, validate};
+
+const MANAGE: &str = "cms.type.manage";
+const READ: &str = "cms.entry.read";
+const WRITE: &str = "cms.entry.write";
+const PUBLISH: &str = "cms.entry.publish";
+const DELETE: &str = "cms.entry.delete";
+
+/// Every route.
+pub fn router() -> Router {
+    Router::new()
+        .put("/types/:key", put_type)
+        .get("/types", list_types)
+        .get("/types/:key", get_type)
+        .get("/types/:key/versions/:version", get_type_version)
+        .post("/types/:key/entries", create_entry)
+        .get("/entries/:id", get_entry)
+        .put("/entries/:id", update_entry)
+        .delete("/entries/:id", delete_entry)
+        .get("/entries/:id/versions", list_versions)
+        .get("/entries/:id/versions/:version", get_version)
+        .post("/entries/:id/versions/:version/restore", restore_version)
+        .post("/entries/:id/publish", publish)
+        .post("/entries/:id/unpublish", unpublish)
+        .get("/delivery/:type", delivery::list)
+        .get("/delivery/:type/:entry", delivery::one)
+}
+
+/// The caller's site and username, once `permission` is checked.
+fn caller(permission: &str) -> Result<(String, String), Error> {
+    identity::require(permission)?;
+    let principal = identity::current();
+    let name = principal
+        .user
+        .map(|user| user.username)
+        .ok_or_else(|| Error::unauthenticated("sign in first"))?;
+    Ok((principal.site, name))
+}
+
+fn type_key(params: &Params) -> Result<&str, Error> {
+    let key = params.require("key")?;
+    if !is_name(key) {
+        return Err(Error::new(
+            400,
+            "invalid_key",
+            format!(
+                "`{key}` is not a type key: use 1 to 64 lower-case letters, digits, `-` or `_`, starting with a letter"
+            ),
+        ));
+    }
+    Ok(key)
+}
+
+fn invalid_entry(invalid: &Invalid) -> Error {
+    Error::new(400, "invalid_entry", invalid.to_string())
+}
+
+/// Publishes `topic` about `entry`; a failure is logged, not returned (the
+/// change itself is stored).
+fn announce(topic: &str, site: &str, entry: &Entry) {
+    if let Err(error) = events::publish_json(topic, &event_payload(site, entry)) {
+        log::warn(&format!(
+            "cannot publish {topic} for entry {}: {error}",
+            entry.id
+        ));
+    }
+}
+
+fn put_type(request: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, by) = caller(MANAGE)?;
+    let key = type_key(params)?;
+    let def: TypeDef = request.json()?;
+    def.validate()
+        .map_err(|invalid| Error::new(400, "invalid_type", invalid.to_string()))?;
+    let stored = store::put_type(&site, key, &def, &by, jobs::now_ms())?;
+    let status = if stored.version == 1 { 201 } else { 200 };
+    Ok(Response::json(status, &stored))
+}
+
+fn list_types(_: &Request, _: &Params) -> Result<Response, Error> {
+    let (site, _) = caller(READ)?;
+    Ok(Response::ok_json(
+        &json!({ "types": store::list_types(&site)? }),
+    ))
+}
+
+fn get_type(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, _) = caller(READ)?;
+    Ok(Response::ok_json(&store::latest_type(
+        &site,
+        type_key(params)?,
+    )?))
+}
+
+fn get_type_version(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, _) = caller(READ)?;
+    let version: u32 = params.parse("version")?;
+    Ok(Response::ok_json(&store::type_version(
+        &site,
+        type_key(params)?,
+        version,
+    )?))
+}
+
+/// Whether `slug` is 1 to 128 lower-case letters, digits and inner `-`.
+fn check_slug(slug: &str) -> Result<(), Error> {
+    let valid = !slug.is_empty()
+        && slug.len() <= 128
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid_entry(&Invalid::new(
+            "slug",
+            format!(
+                "`{slug}` is not a slug: use 1 to 128 lower-case letters, digits and inner `-`"
+            ),
+        )))
+    }
+}
+
+/// The request body of a create or update: `data`, and `slug` when present
+/// (`Some(None)`: `"slug": null`, which removes it).
+struct Body {
+    data: Map<String, Value>,
+    slug: Option<Option<String>>,
+    locale: Option<String>,
+}
+
+fn body(request: &Request) -> Result<Body, Error> {
+    let Value::Object(mut body) = request.json::<Value>()? else {
+        return Err(Error::bad_request(
+            "send a JSON object: {\"slug\": ..., \"data\": {...}}",
+        ));
+    };
+    if let Some(unknown) = body
+        .keys()
+        .find(|key| !["data", "slug", "locale"].contains(&key.as_str()))
+    {
+        return Err(invalid_entry(&Invalid::new(
+            unknown.as_str(),
+            "is not one of data, slug, locale",
+        )));
+    }
+    let data = match body.remove("data") {
+        Some(Value::Object(data)) => data,
+        None => Map::new(),
+        Some(_) => {
+            return Err(invalid_entry(&Invalid::new(
+                "data",
+                "must be an object of field values",
+            )));
+        }
+    };
+    let slug = match body.remove("slug") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(slug)) => {
+            check_slug(&slug)?;
+            Some(Some(slug))
+        }
+        Some(_) => {
+            return Err(invalid_entry(&Invalid::new(
+                "slug",
+                "must be a string or null",
+            )));
+        }
+    };
+    let locale = match body.remove("locale") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(locale)) => Some(locale),
+        Some(_) => return Err(invalid_entry(&Invalid::new("locale", "must be a string"))),
+    };
+    Ok(Body { data, slug, locale })
+}
+
+/// Validates `data` against `def` on `site`.
+fn validated(
+    site: &str,
+    def: &TypeDef,
+    data: &Map<String, Value>,
+) -> Result<Map<String, Value>, Error> {
+    let mut resolve =
+        |id: &str| store::entry_type(site, id).map_err(|error| Invalid::new("", error.to_string()));
+    validate::entry(def, data, &Locales::configured(), &mut resolve)
+        .map_err(|invalid| invalid_entry(&invalid))
+}
+
+fn create_entry(request: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, by) = caller(WRITE)?;
+    let stored = store::latest_type(&site, type_key(params)?)?;
+    let body = body(request)?;
+    let locales = Locales::configured();
+    let locale = body.locale.unwrap_or_else(|| locales.default().to_owned());
+    if !locales.contains(&locale) {
+        return Err(invalid_entry(&Invalid::new(
+            "locale",
+            format!("`{locale}` is not a configured locale"),
+        )));
+    }
+    let data = validated(&site, &stored.def, &body.data)?;
+    let draft = Draft {
+        id: store::next_id(&site)?,
+        kind: stored.key.clone(),
+        locale,
+        slug: body.slug.flatten(),
+        data,
+        schema_version: stored.version,
+        restored_from: None,
+    };
+    let entry = store::save(&site, &stored.def, None, draft, &by, jobs::now_ms())?;
+    announce("cms.entry.created", &site, &entry);
+    Ok(Response::json(201, &entry))
+}
+
+fn get_entry(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, _) = caller(READ)?;
+    let (entry, _) = store::entry(&site, params.require("id")?)?;
+    Ok(Response::ok_json(&entry))
+}
+
+fn update_entry(request: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, by) = caller(WRITE)?;
+    let (old, raw) = store::entry(&site, params.require("id")?)?;
+    let body = body(request)?;
+    if body
+        .locale
+        .as_ref()
+        .is_some_and(|locale| *locale != old.locale)
+    {
+        return Err(invalid_entry(&Invalid::new(
+            "locale",
+            "cannot change: create an entry in the other locale",
+        )));
+    }
+    let stored = store::latest_type(&site, &old.kind)?;
+    let data = validated(&site, &stored.def, &body.data)?;
+    let draft = Draft {
+        id: old.id.clone(),
+        kind: old.kind.clone(),
+        locale: old.locale.clone(),
+        slug: body.slug.unwrap_or_else(|| old.slug.clone()),
+        data,
+        schema_version: stored.version,
+        restored_from: None,
+    };
+    let entry = store::save(
+        &site,
+        &stored.def,
+        Some((&old, &raw)),
+        draft,
+        &by,
+        jobs::now_ms(),
+    )?;
+    announce("cms.entry.updated", &site, &entry);
+    Ok(Response::ok_json(&entry))
+}
+
+fn delete_entry(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, _) = caller(DELETE)?;
+    let id = params.require("id")?;
+    let (entry, _) = store::entry(&site, id)?;
+    let def = store::latest_type(&site, &entry.kind)
+        .ok()
+        .map(|stored| stored.def);
+    let entry = store::delete(&site, id, def.as_ref())?;
+    announce("cms.entry.deleted", &site, &entry);
+    Ok(Response::empty(204))
+}
+
+fn list_versions(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, _) = caller(READ)?;
+    let id = params.require("id")?;
+    store::entry(&site, id)?;
+    let versions: Vec<Value> = store::versions(&site, id)?
+        .into_iter()
+        .map(|version| {
+            json!({
+                "version": version.version,
+                "slug": version.slug,
+                "schema_version": version.schema_version,
+                "saved_at": version.saved_at,
+                "saved_by": version.saved_by,
+                "restored_from": version.restored_from,
+            })
+        })
+        .collect();
+    Ok(Response::ok_json(
+        &json!({ "id": id, "versions": versions }),
+    ))
+}
+
+fn get_version(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, _) = caller(READ)?;
+    let version: u32 = params.parse("version")?;
+    Ok(Response::ok_json(&store::version(
+        &site,
+        params.require("id")?,
+        version,
+    )?))
+}
+
+fn restore_version(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, by) = caller(WRITE)?;
+    let number: u32 = params.parse("version")?;
+    let (old, raw) = store::entry(&site, params.require("id")?)?;
+    let version = store::version(&site, &old.id, number)?;
+    let stored = store::latest_type(&site, &old.kind)?;
+    let data =
+        validated(&site, &stored.def, &version.data).map_err(|error| match error.status {
+            400 => Error::new(
+                400,
+                "invalid_entry",
+                format!(
+                    "version {number} does not fit the current schema: {}",
+                    error.message
+                ),
+            ),
+            _ => error,
+        })?;
+    let draft = Draft {
+        id: old.id.clone(),
+        kind: old.kind.clone(),
+        locale: old.locale.clone(),
+        slug: version.slug.clone(),
+        data,
+        schema_version: stored.version,
+        restored_from: Some(number),
+    };
+    let entry = store::save(
+        &site,
+        &stored.def,
+        Some((&old, &raw)),
+        draft,
+        &by,
+        jobs::now_ms(),
+    )?;
+    announce("cms.entry.updated", &site, &entry);
+    Ok(Response::ok_json(&entry))
+}
+
+fn publish(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, _) = caller(PUBLISH)?;
+    let entry = store::publish(&site, params.require("id")?, jobs::now_ms())?;
+    announce("cms.entry.published", &site, &entry);
+    Ok(Response::ok_json(&entry))
+}
+
+fn unpublish(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, _) = caller(PUBLISH)?;
+    let entry = store::unpublish(&site, params.require("id")?)?;
+    announce("cms.entry.unpublished", &site, &entry);
+    Ok(Response::ok_json(&entry))
+}

@@ -1,0 +1,543 @@
+//! The CMS plugin end to end, against the real binary: an administrator
+//! defines a content type, a writer creates and revises a draft but cannot
+//! publish, an editor publishes, anonymous callers read published content
+//! through the delivery API with filters, sorting, cursor pagination,
+//! locale fallback and ETags; drafts stay invisible, unpublishing hides an
+//! entry, old versions are restored, slug and unique clashes are 409s (also
+//! under concurrency), validation errors name the field, and every change
+//! lands in the event log as `cms.entry.*`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Kernel, Reply};
+
+fn start(data: &std::path::Path) -> Kernel {
+    let config = data.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("tessera.cms.toml"),
+        "locales = \"en,fr\"\ndefault-locale = \"en\"\n",
+    )
+    .unwrap();
+    support::start_with_plugins(
+        data,
+        &[("TESSERA_ADMIN_PASSWORD", support::ADMIN_PASSWORD)],
+        &[support::repo_root().join("plugins/cms")],
+    )
+}
+
+/// The admin token.
+fn admin(kernel: &Kernel, method: &str, path: &str, body: Option<Value>) -> Reply {
+    let token = format!("Bearer {}", kernel.admin_token());
+    let body = body.map(|body| body.to_string());
+    kernel.call(method, path, &[("authorization", &token)], body.as_deref())
+}
+
+/// A signed-in browser: its cookie header and CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    fn send(&self, kernel: &Kernel, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let body = body.map(|body| body.to_string());
+        kernel.call(
+            method,
+            path,
+            &[("cookie", &self.cookie), ("x-csrf-token", &self.csrf)],
+            body.as_deref(),
+        )
+    }
+
+    fn get(&self, kernel: &Kernel, path: &str) -> Reply {
+        self.send(kernel, "GET", path, None)
+    }
+
+    fn post(&self, kernel: &Kernel, path: &str, body: Value) -> Reply {
+        self.send(kernel, "POST", path, Some(body))
+    }
+}
+
+fn role(kernel: &Kernel, name: &str, permissions: &[&str]) {
+    let reply = admin(
+        kernel,
+        "PUT",
+        &format!("/admin/roles/{name}"),
+        Some(json!({ "permissions": permissions })),
+    );
+    assert!([200, 201].contains(&reply.status), "{}", reply.body);
+}
+
+/// Registers `username`, grants it `role` and signs it in.
+fn user(kernel: &Kernel, username: &str, role: &str) -> Session {
+    let password = format!("{username}-password");
+    let body = json!({ "username": username, "password": password }).to_string();
+    let registered = kernel.post("/auth/register", &body);
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let id = registered.json()["user"]["id"].as_str().unwrap().to_owned();
+    let granted = admin(
+        kernel,
+        "PUT",
+        &format!("/admin/users/{id}/roles/{role}"),
+        None,
+    );
+    assert_eq!(granted.status, 200, "{}", granted.body);
+    let login = kernel.post("/auth/login", &body);
+    assert_eq!(login.status, 200, "{}", login.body);
+    let cookie = login
+        .set_cookies
+        .iter()
+        .map(|cookie| cookie.split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Session {
+        cookie,
+        csrf: login.json()["csrf_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn article_type() -> Value {
+    json!({
+        "name": "Article",
+        "fields": [
+            {"name": "title", "type": "text", "required": true, "max": 80, "localized": true},
+            {"name": "body", "type": "rich_text"},
+            {"name": "price", "type": "number", "min": 0},
+            {"name": "code", "type": "text", "unique": true, "pattern": "^[A-Z][0-9]+$"},
+            {"name": "published_on", "type": "datetime"}
+        ]
+    })
+}
+
+fn create(kernel: &Kernel, who: &Session, slug: &str, data: Value) -> Reply {
+    who.post(
+        kernel,
+        "/api/cms/types/article/entries",
+        json!({ "slug": slug, "data": data }),
+    )
+}
+
+fn created(kernel: &Kernel, who: &Session, slug: &str, data: Value) -> String {
+    let reply = create(kernel, who, slug, data);
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.json()["id"].as_str().unwrap().to_owned()
+}
+
+fn publish(kernel: &Kernel, who: &Session, id: &str) -> Reply {
+    who.post(kernel, &format!("/api/cms/entries/{id}/publish"), json!({}))
+}
+
+/// The ids of a delivery list, in order.
+fn ids(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["slug"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The plugin's ETag of `body`: FNV-1a 64, quoted.
+fn etag(body: &str) -> String {
+    let hash = body.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("\"{hash:016x}\"")
+}
+
+#[test]
+fn the_editorial_loop_runs_from_type_to_delivery() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    role(&kernel, "writer", &["cms.entry.read", "cms.entry.write"]);
+    role(&kernel, "editor", &["cms.entry.read", "cms.entry.publish"]);
+    let wendy = user(&kernel, "wendy", "writer");
+    let ed = user(&kernel, "ed", "editor");
+
+    // Types: validated with the field named, versioned, admin only.
+    let mut broken = article_type();
+    broken["fields"][2]["max"] = json!(-5);
+    let refused = admin(&kernel, "PUT", "/api/cms/types/article", Some(broken));
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.error_code(), "invalid_type");
+    assert!(refused.body.contains("fields[2].max"), "{}", refused.body);
+    let denied = wendy.send(
+        &kernel,
+        "PUT",
+        "/api/cms/types/article",
+        Some(article_type()),
+    );
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    let defined = admin(
+        &kernel,
+        "PUT",
+        "/api/cms/types/article",
+        Some(article_type()),
+    );
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    assert_eq!(defined.json()["version"], 1);
+    let listed = wendy.get(&kernel, "/api/cms/types");
+    assert_eq!(
+        listed.json()["types"][0]["key"],
+        "article",
+        "{}",
+        listed.body
+    );
+
+    // A draft, then a second version.
+    let hello = created(
+        &kernel,
+        &wendy,
+        "hello",
+        json!({"title": {"en": "Hello", "fr": "Bonjour"}, "price": 10, "code": "A1"}),
+    );
+    let updated = wendy.send(
+        &kernel,
+        "PUT",
+        &format!("/api/cms/entries/{hello}"),
+        Some(
+            json!({"data": {"title": {"en": "Hello", "fr": "Bonjour"}, "price": 12, "code": "A1"}}),
+        ),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(updated.json()["version"], 2);
+    assert_eq!(updated.json()["slug"], "hello", "the slug is kept");
+    assert_eq!(updated.json()["updated_by"], "wendy");
+
+    // Validation names the field; slugs and unique values are claimed.
+    let invalid = create(
+        &kernel,
+        &wendy,
+        "bad",
+        json!({"title": {"en": "Bad"}, "price": -1}),
+    );
+    assert_eq!(invalid.status, 400, "{}", invalid.body);
+    assert_eq!(invalid.error_code(), "invalid_entry");
+    assert!(invalid.body.contains("`price`"), "{}", invalid.body);
+    let lowercase = create(
+        &kernel,
+        &wendy,
+        "bad",
+        json!({"title": {"en": "Bad"}, "code": "a1"}),
+    );
+    assert_eq!(lowercase.status, 400, "{}", lowercase.body);
+    assert!(
+        lowercase.body.contains("`code`: does not match"),
+        "{}",
+        lowercase.body
+    );
+    let untitled = create(&kernel, &wendy, "bad", json!({"price": 1}));
+    assert!(untitled.body.contains("`title`"), "{}", untitled.body);
+    let clash = create(&kernel, &wendy, "hello", json!({"title": {"en": "Again"}}));
+    assert_eq!(clash.status, 409, "{}", clash.body);
+    assert_eq!(clash.error_code(), "slug_taken");
+    let same_code = create(
+        &kernel,
+        &wendy,
+        "other",
+        json!({"title": {"en": "Other"}, "code": "A1"}),
+    );
+    assert_eq!(same_code.status, 409, "{}", same_code.body);
+    assert_eq!(same_code.error_code(), "not_unique");
+    assert!(same_code.body.contains("`code`"), "{}", same_code.body);
+    // The refused entry gave its slug back.
+    let other = created(
+        &kernel,
+        &wendy,
+        "other",
+        json!({"title": {"en": "Other"}, "price": 1}),
+    );
+
+    // Drafts are not for anonymous callers.
+    assert_eq!(kernel.get(&format!("/api/cms/entries/{hello}")).status, 401);
+    assert_eq!(kernel.get("/api/cms/types").status, 401);
+
+    // Only editors publish.
+    let forbidden = publish(&kernel, &wendy, &hello);
+    assert_eq!(forbidden.status, 403, "{}", forbidden.body);
+    let published = publish(&kernel, &ed, &hello);
+    assert_eq!(published.status, 200, "{}", published.body);
+    assert_eq!(published.json()["published_version"], 2);
+    let cheap = created(
+        &kernel,
+        &wendy,
+        "cheap",
+        json!({"title": {"en": "Cheap"}, "price": 5}),
+    );
+    let dear = created(
+        &kernel,
+        &wendy,
+        "dear",
+        json!({"title": {"en": "Dear"}, "price": 20}),
+    );
+    let draft = created(
+        &kernel,
+        &wendy,
+        "draft",
+        json!({"title": {"en": "Draft"}, "price": 15}),
+    );
+    for id in [&cheap, &dear, &other] {
+        assert_eq!(publish(&kernel, &ed, id).status, 200);
+    }
+
+    // Anonymous delivery: filter, sort, pagination; drafts are invisible.
+    let query = "/api/cms/delivery/article?filter%5Bprice%5D%5Bgte%5D=6&sort=-price&limit=1";
+    let first = kernel.get(query);
+    assert_eq!(ids(&first), ["dear"]);
+    let cursor = first.json()["next_cursor"].as_str().unwrap().to_owned();
+    let second = kernel.get(&format!("{query}&cursor={cursor}"));
+    assert_eq!(ids(&second), ["hello"]);
+    assert_eq!(second.json()["next_cursor"], Value::Null, "{}", second.body);
+    assert_eq!(second.json()["items"][0]["fields"]["price"], 12);
+    let everything = kernel.get("/api/cms/delivery/article?limit=100");
+    assert_eq!(everything.json()["items"].as_array().unwrap().len(), 4);
+    assert!(!everything.body.contains("Draft"), "{}", everything.body);
+    let mut paged = Vec::new();
+    let mut path = "/api/cms/delivery/article?limit=3".to_owned();
+    loop {
+        let page = kernel.get(&path);
+        paged.extend(ids(&page));
+        match page.json()["next_cursor"].as_str() {
+            Some(next) => path = format!("/api/cms/delivery/article?limit=3&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged.len(), 4, "{paged:?}");
+    let picked = kernel
+        .get("/api/cms/delivery/article?filter%5Bprice%5D%5Bin%5D=5,20&sort=price&fields=price");
+    assert_eq!(ids(&picked), ["cheap", "dear"]);
+    assert_eq!(picked.json()["items"][0]["fields"], json!({"price": 5}));
+    let bad_query = kernel.get("/api/cms/delivery/article?filter%5Bprice%5D%5Blike%5D=1");
+    assert_eq!(bad_query.status, 400, "{}", bad_query.body);
+    assert!(
+        kernel
+            .get(&format!("/api/cms/delivery/article/{draft}"))
+            .status
+            == 404
+    );
+
+    // Newest first, from the `recent/` index, page by page.
+    let mut recent = Vec::new();
+    let mut path = "/api/cms/delivery/article?sort=-published_at&limit=3".to_owned();
+    loop {
+        let page = kernel.get(&path);
+        assert_eq!(page.status, 200, "{}", page.body);
+        for item in page.json()["items"].as_array().unwrap() {
+            recent.push((
+                item["published_at"].as_u64().unwrap(),
+                item["id"].as_str().unwrap().to_owned(),
+            ));
+        }
+        match page.json()["next_cursor"].as_str() {
+            Some(next) => {
+                path =
+                    format!("/api/cms/delivery/article?sort=-published_at&limit=3&cursor={next}");
+            }
+            None => break,
+        }
+    }
+    assert_eq!(recent.len(), 4, "{recent:?}");
+    assert!(
+        recent
+            .windows(2)
+            .all(|pair| pair[0].0 > pair[1].0 || (pair[0].0 == pair[1].0 && pair[0].1 < pair[1].1)),
+        "{recent:?}"
+    );
+    // Published first, so listed last (unless published in the same ms).
+    let oldest = recent.iter().map(|(at, _)| *at).min().unwrap();
+    assert!(
+        recent.iter().any(|(at, id)| *at == oldest && *id == hello),
+        "{recent:?}"
+    );
+
+    // One entry by slug or id, with locale fallback and an ETag.
+    let french = kernel.get("/api/cms/delivery/article/hello?locale=fr");
+    assert_eq!(french.status, 200, "{}", french.body);
+    assert_eq!(french.json()["fields"]["title"], "Bonjour");
+    let fallback = kernel.get(&format!("/api/cms/delivery/article/{cheap}?locale=fr"));
+    assert_eq!(
+        fallback.json()["fields"]["title"],
+        "Cheap",
+        "{}",
+        fallback.body
+    );
+    let english = kernel.get(&format!("/api/cms/delivery/article/{hello}"));
+    assert_eq!(
+        english.json()["fields"]["title"],
+        "Hello",
+        "{}",
+        english.body
+    );
+    let tag = etag(&english.body);
+    let unchanged = kernel.call(
+        "GET",
+        &format!("/api/cms/delivery/article/{hello}"),
+        &[("if-none-match", &tag)],
+        None,
+    );
+    assert_eq!(unchanged.status, 304, "{}", unchanged.body);
+    let changed = kernel.call(
+        "GET",
+        &format!("/api/cms/delivery/article/{hello}"),
+        &[("if-none-match", "\"stale\"")],
+        None,
+    );
+    assert_eq!(changed.status, 200);
+
+    // Unpublishing hides it.
+    let withdrawn = ed.post(
+        &kernel,
+        &format!("/api/cms/entries/{hello}/unpublish"),
+        json!({}),
+    );
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.body);
+    assert_eq!(kernel.get("/api/cms/delivery/article/hello").status, 404);
+    assert_eq!(
+        ids(&kernel.get("/api/cms/delivery/article?sort=slug")),
+        ["cheap", "dear", "other"]
+    );
+
+    // Versions: listed, read, restored as a new version.
+    let versions = wendy.get(&kernel, &format!("/api/cms/entries/{hello}/versions"));
+    assert_eq!(
+        versions.json()["versions"].as_array().unwrap().len(),
+        2,
+        "{}",
+        versions.body
+    );
+    let v1 = wendy.get(&kernel, &format!("/api/cms/entries/{hello}/versions/1"));
+    assert_eq!(v1.json()["data"]["price"], 10, "{}", v1.body);
+    let restored = wendy.post(
+        &kernel,
+        &format!("/api/cms/entries/{hello}/versions/1/restore"),
+        json!({}),
+    );
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    assert_eq!(restored.json()["version"], 3);
+    assert_eq!(restored.json()["data"]["price"], 10);
+    let v3 = wendy.get(&kernel, &format!("/api/cms/entries/{hello}/versions/3"));
+    assert_eq!(v3.json()["restored_from"], 1, "{}", v3.body);
+
+    // A schema change keeps existing entries readable.
+    let mut v2 = article_type();
+    v2["fields"].as_array_mut().unwrap().remove(1);
+    v2["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "subtitle", "type": "text"}));
+    let changed_type = admin(&kernel, "PUT", "/api/cms/types/article", Some(v2));
+    assert_eq!(changed_type.json()["version"], 2, "{}", changed_type.body);
+    let old = wendy.get(&kernel, &format!("/api/cms/entries/{cheap}"));
+    assert_eq!(old.json()["schema_version"], 1, "{}", old.body);
+    assert_eq!(kernel.get("/api/cms/delivery/article/cheap").status, 200);
+
+    // Deleting needs its own permission.
+    let kept = wendy.send(
+        &kernel,
+        "DELETE",
+        &format!("/api/cms/entries/{draft}"),
+        None,
+    );
+    assert_eq!(kept.status, 403, "{}", kept.body);
+    let gone = admin(
+        &kernel,
+        "DELETE",
+        &format!("/api/cms/entries/{draft}"),
+        None,
+    );
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    assert_eq!(
+        wendy
+            .get(&kernel, &format!("/api/cms/entries/{draft}"))
+            .status,
+        404
+    );
+    created(
+        &kernel,
+        &wendy,
+        "draft",
+        json!({"title": {"en": "Slug is free again"}}),
+    );
+
+    // Every change is an event.
+    let log = admin(&kernel, "GET", "/admin/events?topic=cms.", None);
+    assert_eq!(log.status, 200, "{}", log.body);
+    let events = log.json()["events"].as_array().unwrap().clone();
+    let published_event = events
+        .iter()
+        .find(|event| {
+            event["topic"] == "cms.entry.published" && event["payload"]["id"] == hello.as_str()
+        })
+        .unwrap_or_else(|| panic!("no cms.entry.published for {hello}: {}", log.body));
+    assert_eq!(
+        published_event["payload"],
+        json!({"site": "default", "type": "article", "id": hello, "locale": "en", "version": 2})
+    );
+    for topic in [
+        "cms.entry.created",
+        "cms.entry.updated",
+        "cms.entry.unpublished",
+        "cms.entry.deleted",
+    ] {
+        assert!(
+            events.iter().any(|event| event["topic"] == topic),
+            "{topic}: {}",
+            log.body
+        );
+    }
+}
+
+#[test]
+fn concurrent_creates_claim_a_slug_once() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    let defined = admin(
+        &kernel,
+        "PUT",
+        "/api/cms/types/article",
+        Some(article_type()),
+    );
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let token = format!("Bearer {}", kernel.admin_token());
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (kernel, token) = (&kernel, &token);
+                scope.spawn(move || {
+                    let body = json!({"slug": "race", "data": {"title": {"en": format!("Racer {i}")}, "code": format!("C{}", i % 2)}});
+                    kernel
+                        .call(
+                            "POST",
+                            "/api/cms/types/article/entries",
+                            &[("authorization", token)],
+                            Some(&body.to_string()),
+                        )
+                        .status
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|status| [201, 409].contains(status)),
+        "{statuses:?}"
+    );
+}
