@@ -14,7 +14,7 @@ use tessera_host_api::bindings::tessera::plugin::http_types::{
 
 use super::AppState;
 use super::error::ApiError;
-use super::plugin_route::{from_wit_response, into_wit_request, route_denied};
+use super::plugin_route::{check_route, from_wit_response, into_wit_request};
 use crate::identity::Principal;
 use crate::native::{LoadedNative, NativeError, NativeRequest};
 
@@ -30,12 +30,16 @@ pub async fn serve(
 ) -> Response<Full<Bytes>> {
     // The native ABI carries no principal, but the manifest's route rules
     // are enforced all the same.
-    if let Some(permission) = plugin
-        .manifest()
-        .route_permission(request.method().as_str(), &path)
-        && !principal.holds(permission)
-    {
-        return route_denied(state, plugin.id(), &principal, permission, &path);
+    let method = request.method().as_str();
+    if let Some(refusal) = check_route(
+        state,
+        plugin.manifest(),
+        plugin.id(),
+        &principal,
+        method,
+        &path,
+    ) {
+        return refusal;
     }
     let wit_request = match into_wit_request(request, path, request_id).await {
         Ok(wit_request) => wit_request,

@@ -8,6 +8,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use tessera_host_api::Manifest;
 use tessera_host_api::bindings::tessera::plugin::http_types::{
     Method as WitMethod, Request as WitRequest, Response as WitResponse,
 };
@@ -48,12 +49,16 @@ pub async fn serve(
     request_id: &str,
     principal: Arc<Principal>,
 ) -> Response<Full<Bytes>> {
-    if let Some(permission) = plugin
-        .manifest()
-        .route_permission(request.method().as_str(), &path)
-        && !principal.holds(permission)
-    {
-        return route_denied(state, plugin.id(), &principal, permission, &path);
+    let method = request.method().as_str();
+    if let Some(refusal) = check_route(
+        state,
+        plugin.manifest(),
+        plugin.id(),
+        &principal,
+        method,
+        &path,
+    ) {
+        return refusal;
     }
     let wit_request = match into_wit_request(request, path, request_id).await {
         Ok(wit_request) => wit_request,
@@ -71,9 +76,27 @@ pub async fn serve(
     }
 }
 
+/// The refusal when the first `[[routes]]` rule of `manifest` matching
+/// `method` and `path` names a permission `principal` lacks; none when the
+/// request may go on.
+pub(super) fn check_route(
+    state: &AppState,
+    manifest: &Manifest,
+    plugin_id: &str,
+    principal: &Principal,
+    method: &str,
+    path: &str,
+) -> Option<Response<Full<Bytes>>> {
+    let permission = manifest.route_permission(method, path)?;
+    if principal.holds(permission) {
+        return None;
+    }
+    Some(route_denied(state, plugin_id, principal, permission, path))
+}
+
 /// The answer when a `[[routes]]` rule refuses: 401 for an anonymous
 /// caller, 403 (audited) for a signed-in one.
-pub(super) fn route_denied(
+fn route_denied(
     state: &AppState,
     plugin_id: &str,
     principal: &Principal,

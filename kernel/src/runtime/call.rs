@@ -140,6 +140,24 @@ struct Prepared {
     limit_ms: u64,
 }
 
+/// One call of an export: a fresh store and instance of `$plugin` with its
+/// limits and deadline, `$call` run with the store and instance bound to
+/// the given names, and the outcome mapped to a [`CallError`] on trap,
+/// timeout or exhaustion. Every export call goes through here.
+macro_rules! call_export {
+    ($runtime:expr, $plugin:expr, $context:expr, |$store:ident, $instance:ident| $call:expr) => {{
+        let mut prepared = $runtime.prepare_store($plugin.clone(), $context);
+        let deadline = prepared.deadline + HOST_CALL_GRACE;
+        let outcome = tokio::time::timeout_at(deadline.into(), async {
+            let $instance = instantiate(&$plugin, &mut prepared.store).await?;
+            let $store = &mut prepared.store;
+            $call
+        })
+        .await;
+        $runtime.finish(&$plugin, &prepared, outcome)
+    }};
+}
+
 impl Runtime {
     /// Serve `request` with a fresh instance of `plugin`.
     pub async fn call_handler(
@@ -148,12 +166,11 @@ impl Runtime {
         request: Request,
         context: CallContext,
     ) -> Result<Response, CallError> {
-        let mut prepared = self.prepare_store(plugin.clone(), context);
-        let deadline = prepared.deadline + HOST_CALL_GRACE;
-        let outcome = tokio::time::timeout_at(deadline.into(), async {
-            let instance = instantiate(&plugin, &mut prepared.store).await?;
-            let store = &mut prepared.store;
-            match plugin.exports() {
+        call_export!(
+            self,
+            plugin,
+            context,
+            |store, instance| match plugin.exports() {
                 Exports::Latest { handler, .. } => {
                     handler
                         .load(&mut *store, &instance)?
@@ -166,9 +183,7 @@ impl Runtime {
                     .await
                     .map(Adapt::adapt),
             }
-        })
-        .await;
-        self.finish(&plugin, &prepared, outcome)
+        )
     }
 
     /// Run `plugin`'s `migrate` export.
@@ -178,13 +193,12 @@ impl Runtime {
         from_version: Option<String>,
         context: CallContext,
     ) -> Result<Result<(), String>, CallError> {
-        let mut prepared = self.prepare_store(plugin.clone(), context);
-        let deadline = prepared.deadline + HOST_CALL_GRACE;
-        let outcome = tokio::time::timeout_at(deadline.into(), async {
-            let instance = instantiate(&plugin, &mut prepared.store).await?;
-            let store = &mut prepared.store;
-            let from_version = from_version.as_deref();
-            match plugin.exports() {
+        let from_version = from_version.as_deref();
+        call_export!(
+            self,
+            plugin,
+            context,
+            |store, instance| match plugin.exports() {
                 Exports::Latest { lifecycle, .. } => {
                     lifecycle
                         .load(&mut *store, &instance)?
@@ -198,9 +212,7 @@ impl Runtime {
                         .await
                 }
             }
-        })
-        .await;
-        self.finish(&plugin, &prepared, outcome)
+        )
     }
 
     /// Deliver `event` to `plugin`'s `subscriber.on-event` export. The
@@ -212,12 +224,11 @@ impl Runtime {
         event: Event,
         context: CallContext,
     ) -> Result<Result<(), String>, CallError> {
-        let mut prepared = self.prepare_store(plugin.clone(), context);
-        let deadline = prepared.deadline + HOST_CALL_GRACE;
-        let outcome = tokio::time::timeout_at(deadline.into(), async {
-            let instance = instantiate(&plugin, &mut prepared.store).await?;
-            let store = &mut prepared.store;
-            match plugin.exports() {
+        call_export!(
+            self,
+            plugin,
+            context,
+            |store, instance| match plugin.exports() {
                 Exports::Latest { subscriber, .. } => {
                     subscriber
                         .load(&mut *store, &instance)?
@@ -231,9 +242,7 @@ impl Runtime {
                         .await
                 }
             }
-        })
-        .await;
-        self.finish(&plugin, &prepared, outcome)
+        )
     }
 
     /// Run `plugin`'s `job-runner.run-job` export for the job `name`. The
@@ -245,12 +254,11 @@ impl Runtime {
         payload: Vec<u8>,
         context: CallContext,
     ) -> Result<Result<(), String>, CallError> {
-        let mut prepared = self.prepare_store(plugin.clone(), context);
-        let deadline = prepared.deadline + HOST_CALL_GRACE;
-        let outcome = tokio::time::timeout_at(deadline.into(), async {
-            let instance = instantiate(&plugin, &mut prepared.store).await?;
-            let store = &mut prepared.store;
-            match plugin.exports() {
+        call_export!(
+            self,
+            plugin,
+            context,
+            |store, instance| match plugin.exports() {
                 Exports::Latest { job_runner, .. } => {
                     job_runner
                         .load(&mut *store, &instance)?
@@ -264,9 +272,7 @@ impl Runtime {
                         .await
                 }
             }
-        })
-        .await;
-        self.finish(&plugin, &prepared, outcome)
+        )
     }
 
     fn prepare_store(
