@@ -541,3 +541,139 @@ fn concurrent_creates_claim_a_slug_once() {
         "{statuses:?}"
     );
 }
+
+/// The ids of a search reply, best first.
+fn found(kernel: &Kernel, query: &str) -> Vec<String> {
+    let reply = kernel.get(&format!("/api/cms/search?{query}"));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn search_ranks_published_entries_per_locale() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    let defined = admin(
+        &kernel,
+        "PUT",
+        "/api/cms/types/article",
+        Some(article_type()),
+    );
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let create = |slug: &str, data: Value| {
+        let reply = admin(
+            &kernel,
+            "POST",
+            "/api/cms/types/article/entries",
+            Some(json!({ "slug": slug, "data": data })),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.json()["id"].as_str().unwrap().to_owned()
+    };
+    let act = |id: &str, action: &str| {
+        let reply = admin(
+            &kernel,
+            "POST",
+            &format!("/api/cms/entries/{id}/{action}"),
+            Some(json!({})),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    };
+    let guide = create(
+        "rust-guide",
+        json!({"title": {"en": "Rust guide", "fr": "Manuel de Rust"}, "body": "The zephyr compiler, explained.", "code": "A1"}),
+    );
+    let cooking = create(
+        "cooking",
+        json!({"title": {"en": "Cooking"}, "body": "A pan can **rust**; zephyr winds dry it.", "code": "A2"}),
+    );
+    let secret = create(
+        "secret",
+        json!({"title": {"en": "Zephyr secret"}, "code": "A3"}),
+    );
+    act(&guide, "publish");
+    act(&cooking, "publish");
+
+    // The title and slug hit ranks first; scores go down; drafts stay out.
+    let reply = kernel.get("/api/cms/search?q=Rust");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let items = reply.json()["items"].clone();
+    assert_eq!(items[0]["id"], guide.as_str(), "{}", reply.body);
+    assert_eq!(items[0]["title"], "Rust guide");
+    assert_eq!(items[0]["slug"], "rust-guide");
+    assert_eq!(items[0]["type"], "article");
+    assert_eq!(items[1]["id"], cooking.as_str());
+    assert!(items[0]["score"].as_f64().unwrap() > items[1]["score"].as_f64().unwrap());
+    assert_eq!(found(&kernel, "q=zephyr").len(), 2);
+    assert!(
+        found(&kernel, "q=secret").is_empty(),
+        "drafts are not indexed"
+    );
+    assert!(!found(&kernel, "q=zephyr").contains(&secret));
+    assert_eq!(
+        found(&kernel, "q=rust+pan"),
+        [cooking.as_str()],
+        "every word"
+    );
+    assert_eq!(found(&kernel, "q=rust&limit=1"), [guide.as_str()]);
+    assert_eq!(found(&kernel, "q=rust&type=article").len(), 2);
+
+    // Per locale, with the default locale's text standing in.
+    assert!(found(&kernel, "q=manuel").is_empty());
+    let french = kernel.get("/api/cms/search?q=manuel&locale=fr");
+    assert_eq!(french.status, 200, "{}", french.body);
+    assert_eq!(french.json()["items"][0]["id"], guide.as_str());
+    assert_eq!(french.json()["items"][0]["title"], "Manuel de Rust");
+    assert_eq!(found(&kernel, "q=cooking&locale=fr"), [cooking.as_str()]);
+
+    // Refusals say why.
+    for (query, status, says) in [
+        ("", 400, "`q`"),
+        ("q=+", 400, "`q`"),
+        ("q=a+b+c+d+e+f+g+h+i", 400, "at most 8"),
+        ("q=rust&locale=de", 400, "`locale`"),
+        ("q=rust&limit=0", 400, "`limit`"),
+        ("q=rust&type=nope", 404, "nope"),
+    ] {
+        let reply = kernel.get(&format!("/api/cms/search?{query}"));
+        assert_eq!(reply.status, status, "{query}: {}", reply.body);
+        assert!(reply.body.contains(says), "{query}: {}", reply.body);
+    }
+    let long = kernel.get(&format!("/api/cms/search?q={}", "a".repeat(300)));
+    assert_eq!(long.status, 400, "{}", long.body);
+    assert!(long.body.contains("256 characters"), "{}", long.body);
+
+    // Re-publishing re-indexes; unpublishing and deleting remove.
+    let revised = admin(
+        &kernel,
+        "PUT",
+        &format!("/api/cms/entries/{cooking}"),
+        Some(json!({"data": {"title": {"en": "Baking"}, "code": "A2"}})),
+    );
+    assert_eq!(revised.status, 200, "{}", revised.body);
+    assert_eq!(found(&kernel, "q=cooking"), [cooking.as_str()], "the slug");
+    assert_eq!(
+        found(&kernel, "q=pan"),
+        [cooking.as_str()],
+        "until re-published"
+    );
+    act(&cooking, "publish");
+    assert!(found(&kernel, "q=pan").is_empty());
+    assert_eq!(found(&kernel, "q=baking"), [cooking.as_str()]);
+    act(&guide, "unpublish");
+    assert!(found(&kernel, "q=manuel&locale=fr").is_empty());
+    assert_eq!(found(&kernel, "q=rust"), Vec::<String>::new());
+    let deleted = admin(
+        &kernel,
+        "DELETE",
+        &format!("/api/cms/entries/{cooking}"),
+        None,
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert!(found(&kernel, "q=baking").is_empty());
+}

@@ -61,7 +61,7 @@ pub fn render(doc: Published, def: &TypeDef, locale: &str, default: &str) -> Val
 }
 
 /// A JSON response with its ETag, or a 304 when the client has it.
-fn cached(request: &Request, value: &Value) -> Result<Response, Error> {
+pub(crate) fn cached(request: &Request, value: &Value) -> Result<Response, Error> {
     let body = serde_json::to_vec(value)?;
     let tag = etag(&body);
     if not_modified(request.header("if-none-match"), &tag) {
@@ -71,7 +71,7 @@ fn cached(request: &Request, value: &Value) -> Result<Response, Error> {
 }
 
 /// The locale asked for, checked against the configured ones.
-fn locale(asked: Option<&str>, locales: &Locales) -> Result<String, Error> {
+pub(crate) fn locale(asked: Option<&str>, locales: &Locales) -> Result<String, Error> {
     match asked {
         None => Ok(locales.default().to_owned()),
         Some(locale) if locales.contains(locale) => Ok(locale.to_owned()),

@@ -1,7 +1,8 @@
 //! `tessera.cms`: content types defined at run time, versioned draft entries
 //! per site with unique slugs and values, publishing, and a headless
 //! delivery API for published content with filters, sorting, cursor
-//! pagination, locale fallback and ETags. See `docs/cms.md`.
+//! pagination, locale fallback and ETags, and full-text search over
+//! published entries. See `docs/cms.md`.
 //!
 //! The pure rules (type and entry validation, locales, the delivery query
 //! language, rendering) live in modules that never call the kernel and are
@@ -14,6 +15,7 @@ pub mod model;
 pub mod query;
 mod routes;
 pub mod schema;
+pub mod search;
 mod store;
 pub mod validate;
 

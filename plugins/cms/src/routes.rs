@@ -10,7 +10,7 @@ use crate::locales::Locales;
 use crate::model::{Entry, event_payload};
 use crate::schema::{Invalid, TypeDef, is_name};
 use crate::store::{self, Draft};
-use crate::{delivery, validate};
+use crate::{delivery, search, validate};
 
 const MANAGE: &str = "cms.type.manage";
 const READ: &str = "cms.entry.read";
@@ -36,6 +36,7 @@ pub fn router() -> Router {
         .post("/entries/:id/unpublish", unpublish)
         .get("/delivery/:type", delivery::list)
         .get("/delivery/:type/:entry", delivery::one)
+        .get("/search", search::handle)
 }
 
 /// The caller's site and username, once `permission` is checked.

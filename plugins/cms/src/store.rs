@@ -13,6 +13,7 @@
 //! | `published/{type}/{id}` | the [`Published`] copy (the delivery index, in id order) |
 //! | `published-slugs/{type}/{locale}/{slug}` | the id of the published entry with that slug |
 //! | `recent/{type}/{u64::MAX - published_at:020}/{id}` | empty: the published entries, newest first |
+//! | `search/...` | the full-text index (see [`crate::search`]) |
 //!
 //! Slug and unique claims are taken with compare-and-swap before the entry
 //! is written and released after, so two concurrent saves never both hold
@@ -24,8 +25,10 @@ use tessera_sdk::Error;
 use tessera_sdk::bindings::tessera::plugin::storage as raw;
 use tessera_sdk::storage::{self, CasOutcome, Operation};
 
+use crate::locales::Locales;
 use crate::model::{Entry, Published, StoredType, Version};
 use crate::schema::TypeDef;
+use crate::search::{self, Change, Indexed};
 
 /// How often publish and unpublish retry after losing a race.
 const ATTEMPTS: usize = 8;
@@ -446,7 +449,11 @@ pub fn publish(site: &str, id: &str, now: u64) -> Result<Entry, Error> {
             id,
         ));
     }
-    storage::batch(&operations)?;
+    let indexed = latest_type(site, &entry.kind)
+        .ok()
+        .map(|stored| search::indexed(&doc, &stored.def, &Locales::configured()));
+    operations.extend(index_changes(site, id, indexed.as_ref())?);
+    write(&operations)?;
     if let Some(Published {
         slug: Some(old),
         locale,
@@ -488,13 +495,39 @@ fn withdraw(site: &str, kind: &str, id: &str) -> Result<(), Error> {
         ..
     }) = storage::get_json(&key)?
     {
-        storage::batch(&[
+        let mut operations = vec![
             Operation::delete(key),
             Operation::delete(recent_key(site, kind, published_at, id)),
-        ])?;
+        ];
+        operations.extend(index_changes(site, id, None)?);
+        write(&operations)?;
         if let Some(slug) = slug {
             release(&published_slug_key(site, kind, &locale, &slug), id)?;
         }
+    } else {
+        write(&index_changes(site, id, None)?)?;
+    }
+    Ok(())
+}
+
+/// The operations that move the search index of `id` from its stored
+/// record to `new`.
+fn index_changes(site: &str, id: &str, new: Option<&Indexed>) -> Result<Vec<Operation>, Error> {
+    let old: Option<Indexed> = storage::get_json(&search::record_key(site, id))?;
+    Ok(search::changes(site, id, old.as_ref(), new)
+        .into_iter()
+        .map(|change| match change {
+            Change::Set(key, value) => Operation::set(key, value),
+            Change::Delete(key) => Operation::delete(key),
+        })
+        .collect())
+}
+
+/// Writes `operations` in one batch, or in batches of 1000 in order when
+/// there are more (then a crash between two leaves the rest unwritten).
+fn write(operations: &[Operation]) -> Result<(), Error> {
+    for chunk in operations.chunks(1000) {
+        storage::batch(chunk)?;
     }
     Ok(())
 }
@@ -622,4 +655,42 @@ pub fn recent_page(
         }
     }
     Ok((docs, more))
+}
+
+/// The weighted lengths of the documents indexed in `locale` (of type
+/// `kind` if given), by `{type}/{id}`.
+pub fn search_lengths(
+    site: &str,
+    locale: &str,
+    kind: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, u32>, Error> {
+    let prefix = search::docs_prefix(site, locale, None);
+    numbers(&prefix, &search::docs_prefix(site, locale, kind))
+}
+
+/// The postings of `term` in `locale` (of type `kind` if given): its
+/// weighted frequency by `{type}/{id}`.
+pub fn search_postings(
+    site: &str,
+    locale: &str,
+    term: &str,
+    kind: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, u32>, Error> {
+    let prefix = search::postings_prefix(site, locale, term, None);
+    numbers(&prefix, &search::postings_prefix(site, locale, term, kind))
+}
+
+/// The numbers under `scan`, keyed by what follows `prefix`.
+fn numbers(prefix: &str, scan: &str) -> Result<std::collections::BTreeMap<String, u32>, Error> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in storage::scan(scan) {
+        let (key, value) = item?;
+        if let (Some(doc), Ok(n)) = (
+            key.strip_prefix(prefix),
+            String::from_utf8_lossy(&value).parse::<u32>(),
+        ) {
+            out.insert(doc.to_owned(), n);
+        }
+    }
+    Ok(out)
 }
