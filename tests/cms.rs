@@ -34,13 +34,6 @@ fn start(data: &std::path::Path) -> Kernel {
     )
 }
 
-/// The admin token.
-fn admin(kernel: &Kernel, method: &str, path: &str, body: Option<Value>) -> Reply {
-    let token = format!("Bearer {}", kernel.admin_token());
-    let body = body.map(|body| body.to_string());
-    kernel.call(method, path, &[("authorization", &token)], body.as_deref())
-}
-
 /// A signed-in browser: its cookie header and CSRF token.
 struct Session {
     cookie: String,
@@ -68,8 +61,7 @@ impl Session {
 }
 
 fn role(kernel: &Kernel, name: &str, permissions: &[&str]) {
-    let reply = admin(
-        kernel,
+    let reply = kernel.admin_json(
         "PUT",
         &format!("/admin/roles/{name}"),
         Some(json!({ "permissions": permissions })),
@@ -84,12 +76,7 @@ fn user(kernel: &Kernel, username: &str, role: &str) -> Session {
     let registered = kernel.post("/auth/register", &body);
     assert_eq!(registered.status, 201, "{}", registered.body);
     let id = registered.json()["user"]["id"].as_str().unwrap().to_owned();
-    let granted = admin(
-        kernel,
-        "PUT",
-        &format!("/admin/users/{id}/roles/{role}"),
-        None,
-    );
+    let granted = kernel.admin_json("PUT", &format!("/admin/users/{id}/roles/{role}"), None);
     assert_eq!(granted.status, 200, "{}", granted.body);
     let login = kernel.post("/auth/login", &body);
     assert_eq!(login.status, 200, "{}", login.body);
@@ -167,7 +154,7 @@ fn the_editorial_loop_runs_from_type_to_delivery() {
     // Types: validated with the field named, versioned, admin only.
     let mut broken = article_type();
     broken["fields"][2]["max"] = json!(-5);
-    let refused = admin(&kernel, "PUT", "/api/cms/types/article", Some(broken));
+    let refused = kernel.admin_json("PUT", "/api/cms/types/article", Some(broken));
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert_eq!(refused.error_code(), "invalid_type");
     assert!(refused.body.contains("fields[2].max"), "{}", refused.body);
@@ -178,12 +165,7 @@ fn the_editorial_loop_runs_from_type_to_delivery() {
         Some(article_type()),
     );
     assert_eq!(denied.status, 403, "{}", denied.body);
-    let defined = admin(
-        &kernel,
-        "PUT",
-        "/api/cms/types/article",
-        Some(article_type()),
-    );
+    let defined = kernel.admin_json("PUT", "/api/cms/types/article", Some(article_type()));
     assert_eq!(defined.status, 201, "{}", defined.body);
     assert_eq!(defined.json()["version"], 1);
     let listed = wendy.get(&kernel, "/api/cms/types");
@@ -435,7 +417,7 @@ fn the_editorial_loop_runs_from_type_to_delivery() {
         .as_array_mut()
         .unwrap()
         .push(json!({"name": "subtitle", "type": "text"}));
-    let changed_type = admin(&kernel, "PUT", "/api/cms/types/article", Some(v2));
+    let changed_type = kernel.admin_json("PUT", "/api/cms/types/article", Some(v2));
     assert_eq!(changed_type.json()["version"], 2, "{}", changed_type.body);
     let old = wendy.get(&kernel, &format!("/api/cms/entries/{cheap}"));
     assert_eq!(old.json()["schema_version"], 1, "{}", old.body);
@@ -449,12 +431,7 @@ fn the_editorial_loop_runs_from_type_to_delivery() {
         None,
     );
     assert_eq!(kept.status, 403, "{}", kept.body);
-    let gone = admin(
-        &kernel,
-        "DELETE",
-        &format!("/api/cms/entries/{draft}"),
-        None,
-    );
+    let gone = kernel.admin_json("DELETE", &format!("/api/cms/entries/{draft}"), None);
     assert_eq!(gone.status, 204, "{}", gone.body);
     assert_eq!(
         wendy
@@ -470,7 +447,7 @@ fn the_editorial_loop_runs_from_type_to_delivery() {
     );
 
     // Every change is an event.
-    let log = admin(&kernel, "GET", "/admin/events?topic=cms.", None);
+    let log = kernel.admin_json("GET", "/admin/events?topic=cms.", None);
     assert_eq!(log.status, 200, "{}", log.body);
     let events = log.json()["events"].as_array().unwrap().clone();
     let published_event = events
@@ -501,12 +478,7 @@ fn the_editorial_loop_runs_from_type_to_delivery() {
 fn concurrent_creates_claim_a_slug_once() {
     let data = tempfile::tempdir().unwrap();
     let kernel = start(data.path());
-    let defined = admin(
-        &kernel,
-        "PUT",
-        "/api/cms/types/article",
-        Some(article_type()),
-    );
+    let defined = kernel.admin_json("PUT", "/api/cms/types/article", Some(article_type()));
     assert_eq!(defined.status, 201, "{}", defined.body);
     let token = format!("Bearer {}", kernel.admin_token());
     let statuses: Vec<u16> = std::thread::scope(|scope| {
@@ -558,16 +530,10 @@ fn found(kernel: &Kernel, query: &str) -> Vec<String> {
 fn search_ranks_published_entries_per_locale() {
     let data = tempfile::tempdir().unwrap();
     let kernel = start(data.path());
-    let defined = admin(
-        &kernel,
-        "PUT",
-        "/api/cms/types/article",
-        Some(article_type()),
-    );
+    let defined = kernel.admin_json("PUT", "/api/cms/types/article", Some(article_type()));
     assert_eq!(defined.status, 201, "{}", defined.body);
     let create = |slug: &str, data: Value| {
-        let reply = admin(
-            &kernel,
+        let reply = kernel.admin_json(
             "POST",
             "/api/cms/types/article/entries",
             Some(json!({ "slug": slug, "data": data })),
@@ -576,8 +542,7 @@ fn search_ranks_published_entries_per_locale() {
         reply.json()["id"].as_str().unwrap().to_owned()
     };
     let act = |id: &str, action: &str| {
-        let reply = admin(
-            &kernel,
+        let reply = kernel.admin_json(
             "POST",
             &format!("/api/cms/entries/{id}/{action}"),
             Some(json!({})),
@@ -649,8 +614,7 @@ fn search_ranks_published_entries_per_locale() {
     assert!(long.body.contains("256 characters"), "{}", long.body);
 
     // Re-publishing re-indexes; unpublishing and deleting remove.
-    let revised = admin(
-        &kernel,
+    let revised = kernel.admin_json(
         "PUT",
         &format!("/api/cms/entries/{cooking}"),
         Some(json!({"data": {"title": {"en": "Baking"}, "code": "A2"}})),
@@ -668,12 +632,7 @@ fn search_ranks_published_entries_per_locale() {
     act(&guide, "unpublish");
     assert!(found(&kernel, "q=manuel&locale=fr").is_empty());
     assert_eq!(found(&kernel, "q=rust"), Vec::<String>::new());
-    let deleted = admin(
-        &kernel,
-        "DELETE",
-        &format!("/api/cms/entries/{cooking}"),
-        None,
-    );
+    let deleted = kernel.admin_json("DELETE", &format!("/api/cms/entries/{cooking}"), None);
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     assert!(found(&kernel, "q=baking").is_empty());
 }

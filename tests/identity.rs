@@ -82,20 +82,8 @@ fn register_at(kernel: &Kernel, prefix: &str, username: &str) -> String {
     reply.json()["user"]["id"].as_str().unwrap().to_owned()
 }
 
-/// The admin API with the admin token file.
-fn admin(kernel: &Kernel, method: &str, path: &str, body: Option<Value>) -> Reply {
-    let token = format!("Bearer {}", kernel.admin_token());
-    let body = body.map(|body| body.to_string());
-    kernel.call(method, path, &[("authorization", &token)], body.as_deref())
-}
-
 fn audit_actions(kernel: &Kernel, site: &str) -> Vec<String> {
-    let reply = admin(
-        kernel,
-        "GET",
-        &format!("/admin/audit?limit=1000&site={site}"),
-        None,
-    );
+    let reply = kernel.admin_json("GET", &format!("/admin/audit?limit=1000&site={site}"), None);
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.json()["events"]
         .as_array()
@@ -106,15 +94,13 @@ fn audit_actions(kernel: &Kernel, site: &str) -> Vec<String> {
 }
 
 fn make_editor(kernel: &Kernel, user_id: &str, site_query: &str, permissions: &[&str]) {
-    let reply = admin(
-        kernel,
+    let reply = kernel.admin_json(
         "PUT",
         &format!("/admin/roles/editor{site_query}"),
         Some(json!({ "description": "edits entries", "permissions": permissions })),
     );
     assert!([200, 201].contains(&reply.status), "{}", reply.body);
-    let reply = admin(
-        kernel,
+    let reply = kernel.admin_json(
         "PUT",
         &format!("/admin/users/{user_id}/roles/editor{site_query}"),
         None,
@@ -141,7 +127,7 @@ fn the_first_start_creates_an_administrator_with_a_password_shown_once() {
     assert_eq!(me.json()["user"]["roles"], json!(["administrator"]));
     assert_eq!(me.json()["site"], "default");
     // The token file is the administrator's API token.
-    assert_eq!(admin(&kernel, "GET", "/admin/plugins", None).status, 200);
+    assert_eq!(kernel.admin_json("GET", "/admin/plugins", None).status, 200);
     kernel.terminate();
 
     let again = support::Kernel::start(data.path());
@@ -354,8 +340,7 @@ fn tokens_are_scoped_and_never_hold_more_than_their_creator() {
     assert!(!tokens.body.contains(&reader_token));
 
     // The creator loses the role: the token loses its reach with them.
-    let revoked = admin(
-        &kernel,
+    let revoked = kernel.admin_json(
         "DELETE",
         &format!("/admin/users/{alice}/roles/editor"),
         None,
@@ -394,9 +379,7 @@ fn tokens_are_scoped_and_never_hold_more_than_their_creator() {
 fn users_of_one_site_never_see_another_sites_data() {
     let data = tempfile::tempdir().unwrap();
     let kernel = support::start_with_admin(data.path());
-    let site = admin(
-        &kernel,
-        "PUT",
+    let site = kernel.admin_json("PUT",
         "/admin/sites/partners",
         Some(
             json!({ "name": "Partner portal", "hosts": ["partners.localhost"], "registration": true }),
@@ -465,9 +448,9 @@ fn users_of_one_site_never_see_another_sites_data() {
     let crossing = carol_session.get(&kernel, "/sites/partners/api/entries/entries");
     assert_eq!(crossing.status, 401, "{}", crossing.body);
     // Nor do the partner site's users show up in the default site's list.
-    let users = admin(&kernel, "GET", "/admin/users", None);
+    let users = kernel.admin_json("GET", "/admin/users", None);
     assert!(!users.body.contains("\"bob\""), "{}", users.body);
-    let partner_users = admin(&kernel, "GET", "/admin/users?site=partners", None);
+    let partner_users = kernel.admin_json("GET", "/admin/users?site=partners", None);
     assert!(
         partner_users.body.contains("\"bob\""),
         "{}",
@@ -485,8 +468,7 @@ fn password_reset_works_once_through_the_event_log_and_only_to_configured_links(
     let data = tempfile::tempdir().unwrap();
     let kernel = support::start_with_admin(data.path());
     register_at(&kernel, "", "dave");
-    let configured = admin(
-        &kernel,
+    let configured = kernel.admin_json(
         "PUT",
         "/admin/sites/default",
         Some(json!({ "registration": true, "link-urls": ["https://portal.example.com/reset"] })),
@@ -508,8 +490,7 @@ fn password_reset_works_once_through_the_event_log_and_only_to_configured_links(
     let requested = kernel.post("/auth/password-reset", r#"{"username":"dave"}"#);
     assert_eq!(requested.status, 202, "{}", requested.body);
 
-    let events = admin(
-        &kernel,
+    let events = kernel.admin_json(
         "GET",
         "/admin/events?topic=identity.password.reset-requested",
         None,
@@ -546,19 +527,13 @@ fn password_reset_works_once_through_the_event_log_and_only_to_configured_links(
 
     // An administrator invites a user: the one-time link lets them choose
     // a password.
-    let invited = admin(
-        &kernel,
+    let invited = kernel.admin_json(
         "POST",
         "/admin/users",
         Some(json!({ "username": "ivy", "email": "ivy@example.com", "invite": true })),
     );
     assert_eq!(invited.status, 201, "{}", invited.body);
-    let events = admin(
-        &kernel,
-        "GET",
-        "/admin/events?topic=identity.user.invited",
-        None,
-    );
+    let events = kernel.admin_json("GET", "/admin/events?topic=identity.user.invited", None);
     let link = events.json()["events"][0]["payload"]["link"]
         .as_str()
         .unwrap()
@@ -616,7 +591,7 @@ fn a_second_factor_and_an_admin_lock_guard_the_login() {
     assert_eq!(replay.status, 401, "{}", replay.body);
     assert_eq!(replay.error_code(), "invalid_second_factor");
 
-    let locked = admin(&kernel, "POST", &format!("/admin/users/{erin}/lock"), None);
+    let locked = kernel.admin_json("POST", &format!("/admin/users/{erin}/lock"), None);
     assert_eq!(locked.status, 200, "{}", locked.body);
     assert_eq!(
         second.get(&kernel, "/auth/me").status,
@@ -640,8 +615,7 @@ fn registration_can_be_turned_off_and_admin_apis_need_their_permission() {
     let data = tempfile::tempdir().unwrap();
     let kernel = support::start_with_admin(data.path());
     let frank = register_at(&kernel, "", "frank");
-    let closed = admin(
-        &kernel,
+    let closed = kernel.admin_json(
         "PUT",
         "/admin/sites/default",
         Some(json!({ "registration": false })),
@@ -661,15 +635,14 @@ fn registration_can_be_turned_off_and_admin_apis_need_their_permission() {
     }
     assert_eq!(kernel.get("/admin/users").status, 401);
     // Roles may only grant permissions someone defines.
-    let unknown = admin(
-        &kernel,
+    let unknown = kernel.admin_json(
         "PUT",
         "/admin/roles/odd",
         Some(json!({ "permissions": ["nobody.defines.this"] })),
     );
     assert_eq!(unknown.status, 400, "{}", unknown.body);
     assert_eq!(unknown.error_code(), "unknown_permission");
-    let permissions = admin(&kernel, "GET", "/admin/permissions", None);
+    let permissions = kernel.admin_json("GET", "/admin/permissions", None);
     assert!(
         permissions.body.contains("cms.entry.publish"),
         "{}",

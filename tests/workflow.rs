@@ -28,13 +28,6 @@ fn start(data: &std::path::Path) -> Kernel {
     )
 }
 
-/// The admin API (and plugin routes) with the admin token file.
-fn admin(kernel: &Kernel, method: &str, path: &str, body: Option<Value>) -> Reply {
-    let token = format!("Bearer {}", kernel.admin_token());
-    let body = body.map(|body| body.to_string());
-    kernel.call(method, path, &[("authorization", &token)], body.as_deref())
-}
-
 /// A signed-in browser: its cookie header and CSRF token.
 struct Session {
     cookie: String,
@@ -65,12 +58,7 @@ fn user(kernel: &Kernel, username: &str, role: Option<&str>) -> Session {
     assert_eq!(registered.status, 201, "{}", registered.body);
     let id = registered.json()["user"]["id"].as_str().unwrap().to_owned();
     if let Some(role) = role {
-        let granted = admin(
-            kernel,
-            "PUT",
-            &format!("/admin/users/{id}/roles/{role}"),
-            None,
-        );
+        let granted = kernel.admin_json("PUT", &format!("/admin/users/{id}/roles/{role}"), None);
         assert_eq!(granted.status, 200, "{}", granted.body);
     }
     let login = kernel.post("/auth/login", &body);
@@ -88,8 +76,7 @@ fn user(kernel: &Kernel, username: &str, role: Option<&str>) -> Session {
 }
 
 fn role(kernel: &Kernel, name: &str, permissions: &[&str]) {
-    let reply = admin(
-        kernel,
+    let reply = kernel.admin_json(
         "PUT",
         &format!("/admin/roles/{name}"),
         Some(json!({ "permissions": permissions })),
@@ -158,12 +145,7 @@ fn a_two_step_approval_runs_through_the_http_api_with_the_right_roles() {
     // Definitions: validated with the field named, versioned on every PUT.
     let mut broken = approval("v0");
     broken["transitions"][1]["to"] = json!("published");
-    let refused = admin(
-        &kernel,
-        "PUT",
-        "/api/workflow/definitions/approval",
-        Some(broken),
-    );
+    let refused = kernel.admin_json("PUT", "/api/workflow/definitions/approval", Some(broken));
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert_eq!(refused.error_code(), "invalid_definition");
     assert!(
@@ -171,16 +153,14 @@ fn a_two_step_approval_runs_through_the_http_api_with_the_right_roles() {
         "{}",
         refused.body
     );
-    let first = admin(
-        &kernel,
+    let first = kernel.admin_json(
         "PUT",
         "/api/workflow/definitions/approval",
         Some(approval("v1")),
     );
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.json()["version"], 1);
-    let second = admin(
-        &kernel,
+    let second = kernel.admin_json(
         "PUT",
         "/api/workflow/definitions/approval",
         Some(approval("v2")),
@@ -296,7 +276,7 @@ fn a_two_step_approval_runs_through_the_http_api_with_the_right_roles() {
         "{}",
         approved.body
     );
-    let events = admin(&kernel, "GET", "/admin/events?topic=workflow.", None);
+    let events = kernel.admin_json("GET", "/admin/events?topic=workflow.", None);
     assert_eq!(events.status, 200, "{}", events.body);
     let events = events.json()["events"].as_array().unwrap().clone();
     assert_eq!(events.len(), 1, "{events:#?}");
@@ -388,8 +368,7 @@ fn concurrent_transitions_do_not_both_win() {
     let data = tempfile::tempdir().unwrap();
     let kernel = start(data.path());
     let (ada, rex, _) = setup(&kernel);
-    let defined = admin(
-        &kernel,
+    let defined = kernel.admin_json(
         "PUT",
         "/api/workflow/definitions/approval",
         Some(approval("")),
@@ -435,8 +414,7 @@ fn a_timer_takes_its_transition_as_system() {
         json!([{"state": "submitted", "after_secs": 1, "transition": "escalate"}]);
     definition["actions"] =
         json!([{"on_enter": "escalated", "publish": "workflow.review.escalated"}]);
-    let defined = admin(
-        &kernel,
+    let defined = kernel.admin_json(
         "PUT",
         "/api/workflow/definitions/approval",
         Some(definition),
@@ -470,12 +448,7 @@ fn a_timer_takes_its_transition_as_system() {
         (step["transition"].as_str(), step["by"].as_str()),
         (Some("escalate"), Some("system"))
     );
-    let events = admin(
-        &kernel,
-        "GET",
-        "/admin/events?topic=workflow.review.escalated",
-        None,
-    );
+    let events = kernel.admin_json("GET", "/admin/events?topic=workflow.review.escalated", None);
     assert_eq!(
         events.json()["events"][0]["payload"]["by"],
         "system",

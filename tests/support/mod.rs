@@ -350,6 +350,14 @@ impl Kernel {
             .to_owned()
     }
 
+    /// `method path` with the admin token as bearer and an optional JSON
+    /// `body`: the admin API, or plugin routes as the administrator.
+    pub fn admin_json(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Reply {
+        let token = format!("Bearer {}", self.admin_token());
+        let body = body.map(|body| body.to_string());
+        self.call(method, path, &[("authorization", &token)], body.as_deref())
+    }
+
     /// Call the admin API with the admin token: `method path`, with `body`
     /// (a package, or JSON for `PUT`) if any.
     pub fn admin(&self, method: &str, path: &str, body: Option<&[u8]>) -> Reply {
