@@ -636,3 +636,187 @@ fn search_ranks_published_entries_per_locale() {
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     assert!(found(&kernel, "q=baking").is_empty());
 }
+
+/// Milliseconds since the epoch, as the kernel's clock reads it.
+fn now_ms() -> u64 {
+    u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// Calls `fetch` until its reply satisfies `ready`, for up to 20 s; the
+/// last reply.
+fn poll(fetch: impl Fn() -> Reply, ready: impl Fn(&Reply) -> bool) -> Reply {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let reply = fetch();
+        if ready(&reply) || std::time::Instant::now() > deadline {
+            return reply;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The names of the kernel's jobs for the CMS.
+fn cms_jobs(kernel: &Kernel) -> Vec<String> {
+    let reply = kernel.admin_json("GET", "/admin/jobs", None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|job| job["plugin"] == "tessera.cms")
+        .map(|job| job["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn scheduled_publish_and_unpublish_run_on_time_through_jobs() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    role(&kernel, "writer", &["cms.entry.read", "cms.entry.write"]);
+    role(&kernel, "editor", &["cms.entry.read", "cms.entry.publish"]);
+    let wendy = user(&kernel, "wendy", "writer");
+    let ed = user(&kernel, "ed", "editor");
+    let defined = kernel.admin_json("PUT", "/api/cms/types/article", Some(article_type()));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let launch = created(
+        &kernel,
+        &wendy,
+        "launch",
+        json!({"title": {"en": "Launch"}}),
+    );
+    let schedule_path = format!("/api/cms/entries/{launch}/schedule");
+
+    // Refusals: writers cannot schedule; times must be future and ordered;
+    // an unpublish alone needs a published entry.
+    let at = now_ms();
+    let denied = wendy.send(
+        &kernel,
+        "PUT",
+        &schedule_path,
+        Some(json!({"publish_at": at + 60_000})),
+    );
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    for (body, words) in [
+        (json!({"publish_at": at - 1_000}), "in the past"),
+        (
+            json!({"publish_at": at + 9_000, "unpublish_at": at + 8_000}),
+            "after `publish_at`",
+        ),
+        (json!({"publish_at": "next monday"}), "RFC 3339"),
+        (json!({}), "give `publish_at`"),
+    ] {
+        let refused = ed.send(&kernel, "PUT", &schedule_path, Some(body));
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert_eq!(refused.error_code(), "invalid_schedule");
+        assert!(refused.body.contains(words), "{words}: {}", refused.body);
+    }
+    let lonely = ed.send(
+        &kernel,
+        "PUT",
+        &schedule_path,
+        Some(json!({"unpublish_at": at + 60_000})),
+    );
+    assert_eq!(lonely.status, 409, "{}", lonely.body);
+    assert_eq!(lonely.error_code(), "not_published");
+    assert_eq!(wendy.get(&kernel, &schedule_path).status, 404);
+
+    // Publish in 2 s, unpublish 2 s later: the draft is hidden until then.
+    let at = now_ms();
+    let scheduled = ed.send(
+        &kernel,
+        "PUT",
+        &schedule_path,
+        Some(json!({"publish_at": at + 2_000, "unpublish_at": at + 4_000})),
+    );
+    assert_eq!(scheduled.status, 200, "{}", scheduled.body);
+    assert_eq!(scheduled.json()["publish_at"], at + 2_000);
+    assert_eq!(scheduled.json()["scheduled_by"], "ed");
+    let mut jobs = cms_jobs(&kernel);
+    jobs.sort();
+    assert_eq!(
+        jobs,
+        [
+            format!("cms/default/{launch}/publish"),
+            format!("cms/default/{launch}/unpublish")
+        ]
+    );
+    let listed = wendy.get(&kernel, "/api/cms/schedules");
+    assert_eq!(listed.json()["schedules"][0]["id"], launch.as_str());
+    let delivery = format!("/api/cms/delivery/article/{launch}");
+    assert_eq!(kernel.get(&delivery).status, 404, "not before its time");
+
+    let live = poll(|| kernel.get(&delivery), |reply| reply.status == 200);
+    assert_eq!(live.status, 200, "published on schedule: {}", live.body);
+    assert!(now_ms() >= at + 2_000, "not published early");
+    assert_eq!(live.json()["fields"]["title"], "Launch");
+    let left = poll(
+        || wendy.get(&kernel, &schedule_path),
+        |schedule| schedule.status == 200 && schedule.json()["publish_at"].is_null(),
+    );
+    assert_eq!(left.json()["publish_at"], Value::Null, "{}", left.body);
+    assert_eq!(left.json()["unpublish_at"], at + 4_000);
+
+    let gone = poll(|| kernel.get(&delivery), |reply| reply.status == 404);
+    assert_eq!(gone.status, 404, "unpublished on schedule: {}", gone.body);
+    assert!(now_ms() >= at + 4_000, "not unpublished early");
+    let done = poll(
+        || wendy.get(&kernel, &schedule_path),
+        |schedule| schedule.status == 404,
+    );
+    assert_eq!(
+        done.status, 404,
+        "a schedule that ran is gone: {}",
+        done.body
+    );
+    let log = kernel.admin_json("GET", "/admin/events?topic=cms.entry.", None);
+    let topics: Vec<String> = log.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["payload"]["id"] == launch.as_str())
+        .map(|event| event["topic"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            "cms.entry.created",
+            "cms.entry.published",
+            "cms.entry.unpublished"
+        ]
+    );
+
+    // Cancelling, and deleting an entry, drop its jobs.
+    let at = now_ms();
+    let again = ed.send(
+        &kernel,
+        "PUT",
+        &schedule_path,
+        Some(json!({"publish_at": at + 600_000})),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(ed.send(&kernel, "DELETE", &schedule_path, None).status, 204);
+    assert!(cms_jobs(&kernel).is_empty());
+    assert_eq!(ed.send(&kernel, "DELETE", &schedule_path, None).status, 404);
+    assert_eq!(
+        ed.send(
+            &kernel,
+            "PUT",
+            &schedule_path,
+            Some(json!({"publish_at": at + 600_000}))
+        )
+        .status,
+        200
+    );
+    let admin_delete = kernel.admin_json("DELETE", &format!("/api/cms/entries/{launch}"), None);
+    assert_eq!(admin_delete.status, 204, "{}", admin_delete.body);
+    assert!(
+        cms_jobs(&kernel).is_empty(),
+        "deleting the entry drops its jobs"
+    );
+}

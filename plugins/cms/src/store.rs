@@ -14,6 +14,7 @@
 //! | `published-slugs/{type}/{locale}/{slug}` | the id of the published entry with that slug |
 //! | `recent/{type}/{u64::MAX - published_at:020}/{id}` | empty: the published entries, newest first |
 //! | `search/...` | the full-text index (see [`crate::search`]) |
+//! | `schedules/{id}` | the entry's scheduled publish and unpublish (see [`crate::schedule`]) |
 //!
 //! Slug and unique claims are taken with compare-and-swap before the entry
 //! is written and released after, so two concurrent saves never both hold
@@ -33,7 +34,8 @@ use crate::search::{self, Change, Indexed};
 /// How often publish and unpublish retry after losing a race.
 const ATTEMPTS: usize = 8;
 
-fn root(site: &str) -> String {
+/// The prefix of every key of `site`.
+pub(crate) fn root(site: &str) -> String {
     format!("site/{site}/")
 }
 
