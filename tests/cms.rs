@@ -820,3 +820,97 @@ fn scheduled_publish_and_unpublish_run_on_time_through_jobs() {
         "deleting the entry drops its jobs"
     );
 }
+
+/// `ms` as an HTTP date.
+fn http_date(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap())
+        .unwrap()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+/// GET `path` with `If-Modified-Since: date`: the status.
+fn status_since(kernel: &Kernel, path: &str, date: &str) -> u16 {
+    kernel
+        .call("GET", path, &[("if-modified-since", date)], None)
+        .status
+}
+
+#[test]
+fn the_openapi_document_follows_the_types_and_delivery_honours_if_modified_since() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+
+    // The document grows with the types, at run time.
+    let before = kernel.get("/api/cms/openapi.json");
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert_eq!(before.json()["openapi"], "3.1.0");
+    assert!(before.json()["paths"]["/api/cms/entries/{id}"].is_object());
+    assert!(before.json()["paths"]["/api/cms/delivery/product"].is_null());
+    let product = json!({"name": "Product", "fields": [
+        {"name": "name", "type": "text", "required": true, "localized": true, "max": 60},
+        {"name": "price", "type": "number", "min": 0}
+    ]});
+    let defined = kernel.admin_json("PUT", "/api/cms/types/product", Some(product));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let after = kernel.get("/api/cms/openapi.json").json();
+    for path in [
+        "/api/cms/delivery/product",
+        "/api/cms/delivery/product/{entry}",
+        "/api/cms/types/product/entries",
+    ] {
+        assert!(after["paths"][path].is_object(), "{path} missing");
+    }
+    let schemas = &after["components"]["schemas"];
+    assert_eq!(schemas["ProductData"]["required"], json!(["name"]));
+    assert_eq!(
+        schemas["ProductData"]["properties"]["name"]["propertyNames"]["enum"],
+        json!(["en", "fr"])
+    );
+    assert_eq!(
+        schemas["ProductFields"]["properties"]["price"],
+        json!({"type": "number", "minimum": 0})
+    );
+
+    // Conditional requests by date: a copy as new as the last change is
+    // current; any publish or unpublish after it makes it stale.
+    let created = kernel.admin_json(
+        "POST",
+        "/api/cms/types/product/entries",
+        Some(json!({"slug": "lamp", "data": {"name": {"en": "Lamp"}, "price": 30}})),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let published = kernel.admin_json("POST", &format!("/api/cms/entries/{id}/publish"), None);
+    assert_eq!(published.status, 200, "{}", published.body);
+    let published_at = published.json()["published_at"].as_u64().unwrap();
+    let one = format!("/api/cms/delivery/product/{id}");
+    let list = "/api/cms/delivery/product";
+    let current = http_date(published_at + 1_000);
+    let older = http_date(published_at - 1_000);
+    assert_eq!(status_since(&kernel, &one, &current), 304);
+    assert_eq!(status_since(&kernel, list, &current), 304);
+    assert_eq!(status_since(&kernel, &one, &older), 200);
+    assert_eq!(status_since(&kernel, list, &older), 200);
+    assert_eq!(status_since(&kernel, list, "not a date"), 200);
+    // If-None-Match takes precedence over the date.
+    let stale_tag = kernel.call(
+        "GET",
+        list,
+        &[
+            ("if-modified-since", &current),
+            ("if-none-match", "\"stale\""),
+        ],
+        None,
+    );
+    assert_eq!(stale_tag.status, 200);
+
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let withdrawn = kernel.admin_json("POST", &format!("/api/cms/entries/{id}/unpublish"), None);
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.body);
+    assert_eq!(
+        status_since(&kernel, list, &current),
+        200,
+        "the list changed after that date"
+    );
+}

@@ -10,9 +10,11 @@
 //! unit-tested natively; `store`, `routes` and the handlers of `delivery`
 //! talk to the kernel.
 
+pub mod conditional;
 pub mod delivery;
 pub mod locales;
 pub mod model;
+pub mod openapi;
 pub mod query;
 mod routes;
 pub mod schedule;

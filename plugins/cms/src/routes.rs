@@ -10,7 +10,7 @@ use crate::locales::Locales;
 use crate::model::{Entry, event_payload};
 use crate::schema::{Invalid, TypeDef, is_name};
 use crate::store::{self, Draft};
-use crate::{delivery, schedule, search, validate};
+use crate::{delivery, openapi, schedule, search, validate};
 
 const MANAGE: &str = "cms.type.manage";
 /// Reading types, drafts, versions and schedules.
@@ -43,6 +43,7 @@ pub fn router() -> Router {
         .get("/delivery/:type", delivery::list)
         .get("/delivery/:type/:entry", delivery::one)
         .get("/search", search::handle)
+        .get("/openapi.json", openapi::handle)
 }
 
 /// The caller's site and username, once `permission` is checked.

@@ -14,6 +14,7 @@
 //! | `published-slugs/{type}/{locale}/{slug}` | the id of the published entry with that slug |
 //! | `recent/{type}/{u64::MAX - published_at:020}/{id}` | empty: the published entries, newest first |
 //! | `search/...` | the full-text index (see [`crate::search`]) |
+//! | `changed/{type}` | when the type's published set last changed (ms, decimal): its lists' `Last-Modified` |
 //! | `schedules/{id}` | the entry's scheduled publish and unpublish (see [`crate::schedule`]) |
 //!
 //! Slug and unique claims are taken with compare-and-swap before the entry
@@ -87,6 +88,22 @@ fn recent_prefix(site: &str, kind: &str) -> String {
 fn recent_key(site: &str, kind: &str, published_at: u64, id: &str) -> String {
     let inverted = u64::MAX - published_at;
     format!("{}{inverted:020}/{id}", recent_prefix(site, kind))
+}
+
+fn changed_key(site: &str, kind: &str) -> String {
+    format!("{}changed/{kind}", root(site))
+}
+
+/// The operation that stamps `kind`'s published set as changed at `now`.
+fn stamp(site: &str, kind: &str, now: u64) -> Operation {
+    Operation::set(changed_key(site, kind), now.to_string())
+}
+
+/// When the published entries of `kind` last changed (a publish, an
+/// unpublish, a deletion), if ever.
+pub fn last_change(site: &str, kind: &str) -> Result<Option<u64>, Error> {
+    Ok(storage::get(&changed_key(site, kind))?
+        .and_then(|bytes| String::from_utf8_lossy(&bytes).parse().ok()))
 }
 
 fn published_slug_key(site: &str, kind: &str, locale: &str, slug: &str) -> String {
@@ -434,6 +451,7 @@ pub fn publish(site: &str, id: &str, now: u64) -> Result<Entry, Error> {
     let mut operations = vec![
         Operation::set_json(published_key(site, &entry.kind, id), &doc)?,
         Operation::set(recent_key(site, &entry.kind, now, id), Vec::new()),
+        stamp(site, &entry.kind, now),
     ];
     if let Some(old) = &previous
         && old.published_at != now
@@ -500,6 +518,7 @@ fn withdraw(site: &str, kind: &str, id: &str) -> Result<(), Error> {
         let mut operations = vec![
             Operation::delete(key),
             Operation::delete(recent_key(site, kind, published_at, id)),
+            stamp(site, kind, tessera_sdk::jobs::now_ms()),
         ];
         operations.extend(index_changes(site, id, None)?);
         write(&operations)?;
