@@ -20,11 +20,16 @@ use serde_json::{Value, json};
 use support::{Kernel, Reply};
 
 fn start(data: &std::path::Path) -> Kernel {
+    start_configured(data, "")
+}
+
+/// A kernel with the CMS configured for `en` and `fr`, plus `extra` TOML.
+fn start_configured(data: &std::path::Path, extra: &str) -> Kernel {
     let config = data.join("config");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
         config.join("tessera.cms.toml"),
-        "locales = \"en,fr\"\ndefault-locale = \"en\"\n",
+        format!("locales = \"en,fr\"\ndefault-locale = \"en\"\n{extra}"),
     )
     .unwrap();
     support::start_with_plugins(
@@ -912,5 +917,154 @@ fn the_openapi_document_follows_the_types_and_delivery_honours_if_modified_since
         status_since(&kernel, list, &current),
         200,
         "the list changed after that date"
+    );
+}
+
+/// Every item of a delivery list, following `next_cursor`: `field` of each.
+fn all_pages(kernel: &Kernel, query: &str, field: &str) -> Vec<Value> {
+    let mut values = Vec::new();
+    let mut path = format!("/api/cms/delivery/product?{query}");
+    loop {
+        let page = kernel.get(&path);
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        for item in page.json()["items"].as_array().unwrap() {
+            values.push(item["fields"][field].clone());
+        }
+        match page.json()["next_cursor"].as_str() {
+            Some(next) => path = format!("/api/cms/delivery/product?{query}&cursor={next}"),
+            None => return values,
+        }
+    }
+}
+
+#[test]
+fn filters_and_sorts_read_the_field_indexes_and_expensive_queries_are_refused() {
+    let data = tempfile::tempdir().unwrap();
+    // A budget of 50 reads per query, over 60 entries.
+    let kernel = start_configured(data.path(), "query-budget = \"50\"\n");
+    let product = json!({"name": "Product", "fields": [
+        {"name": "name", "type": "text", "required": true, "localized": true},
+        {"name": "price", "type": "number"},
+        {"name": "tag", "type": "enum", "values": ["a", "b", "c"]},
+        {"name": "notes", "type": "rich_text"}
+    ]});
+    let defined = kernel.admin_json("PUT", "/api/cms/types/product", Some(product));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let tags = ["a", "b", "c"];
+    let mut ids = Vec::new();
+    for n in 0..60_u32 {
+        let data = json!({
+            "name": {"en": format!("Item {n:02}"), "fr": format!("Article {:02}", 59 - n)},
+            "price": n,
+            "tag": tags[n as usize % 3],
+            "notes": "plain",
+        });
+        let created = kernel.admin_json(
+            "POST",
+            "/api/cms/types/product/entries",
+            Some(json!({"slug": format!("item-{n}"), "data": data})),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        let id = created.json()["id"].as_str().unwrap().to_owned();
+        let published = kernel.admin_json("POST", &format!("/api/cms/entries/{id}/publish"), None);
+        assert_eq!(published.status, 200, "{}", published.body);
+        ids.push(id);
+    }
+    let prices = |values: Vec<Value>| -> Vec<u64> {
+        values.iter().map(|value| value.as_u64().unwrap()).collect()
+    };
+
+    // Equality through the index: 20 of 60, in price order, page by page.
+    let tagged = prices(all_pages(
+        &kernel,
+        "filter%5Btag%5D%5Beq%5D=b&sort=price&limit=7",
+        "price",
+    ));
+    assert_eq!(tagged, (0..60).filter(|n| n % 3 == 1).collect::<Vec<u64>>());
+    let some = prices(all_pages(
+        &kernel,
+        "filter%5Bprice%5D%5Bin%5D=3,5,8,99&sort=-price",
+        "price",
+    ));
+    assert_eq!(some, [8, 5, 3]);
+    // One sort key: the index walked both ways, whatever the size.
+    let descending = prices(all_pages(&kernel, "sort=-price&limit=9", "price"));
+    assert_eq!(descending, (0..60).rev().collect::<Vec<u64>>());
+    let ascending = prices(all_pages(
+        &kernel,
+        "sort=price&limit=10&filter%5Btag%5D%5Bne%5D=c",
+        "price",
+    ));
+    assert_eq!(
+        ascending,
+        (0..60).filter(|n| n % 3 != 2).collect::<Vec<u64>>()
+    );
+    // A localized field sorts in the asked locale.
+    let french = all_pages(&kernel, "sort=name&locale=fr&limit=20", "price");
+    assert_eq!(prices(french), (0..60).rev().collect::<Vec<u64>>());
+    // Ranges through the index.
+    let dear = prices(all_pages(
+        &kernel,
+        "filter%5Bprice%5D%5Bgte%5D=50&filter%5Bprice%5D%5Blt%5D=55",
+        "price",
+    ));
+    assert_eq!(dear, [50, 51, 52, 53, 54]);
+    let cheap = prices(all_pages(&kernel, "filter%5Bprice%5D%5Blte%5D=2", "price"));
+    assert_eq!(cheap, [0, 1, 2]);
+
+    // Past the budget: a clear 422 that says what to do.
+    for query in [
+        "filter%5Btag%5D%5Bne%5D=a",
+        "filter%5Bprice%5D%5Bgte%5D=1",
+        "filter%5Bnotes%5D%5Beq%5D=plain",
+        "sort=price,name",
+    ] {
+        let refused = kernel.get(&format!("/api/cms/delivery/product?{query}"));
+        assert_eq!(refused.status, 422, "{query}: {}", refused.body);
+        assert_eq!(refused.error_code(), "query_too_expensive");
+        assert!(refused.body.contains("at most 50"), "{}", refused.body);
+    }
+    let unknown = kernel.get("/api/cms/delivery/product?filter%5Bcolour%5D%5Beq%5D=red");
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert!(
+        unknown.body.contains("`colour` is not a field"),
+        "{}",
+        unknown.body
+    );
+
+    // The indexes follow unpublishing and republishing.
+    let ten = &ids[10];
+    let withdrawn = kernel.admin_json("POST", &format!("/api/cms/entries/{ten}/unpublish"), None);
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.body);
+    assert!(all_pages(&kernel, "filter%5Bprice%5D%5Beq%5D=10", "price").is_empty());
+    let eleven = &ids[11];
+    let changed = kernel.admin_json(
+        "PUT",
+        &format!("/api/cms/entries/{eleven}"),
+        Some(json!({"data": {"name": {"en": "Item 11"}, "price": 1100, "tag": "c"}})),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert!(
+        !all_pages(&kernel, "filter%5Bprice%5D%5Beq%5D=11", "price").is_empty(),
+        "a draft changes nothing"
+    );
+    let republished =
+        kernel.admin_json("POST", &format!("/api/cms/entries/{eleven}/publish"), None);
+    assert_eq!(republished.status, 200, "{}", republished.body);
+    assert!(all_pages(&kernel, "filter%5Bprice%5D%5Beq%5D=11", "price").is_empty());
+    assert_eq!(
+        prices(all_pages(
+            &kernel,
+            "filter%5Bprice%5D%5Bgt%5D=1000",
+            "price"
+        )),
+        [1100]
+    );
+    let top = kernel.get("/api/cms/delivery/product?sort=-price&limit=1");
+    assert_eq!(
+        top.json()["items"][0]["fields"]["price"],
+        1100,
+        "{}",
+        top.body
     );
 }

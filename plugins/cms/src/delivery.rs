@@ -3,8 +3,8 @@
 //!
 //! `GET /delivery/{type}` without filters pages straight through a per-type
 //! index of published entries: by id without `sort`, newest first with
-//! `sort=-published_at`. Any other query reads the type's published entries
-//! (never drafts or other types), then filters, sorts and pages in memory.
+//! `sort=-published_at`. Any other query goes through [`crate::planner`],
+//! which reads the per-field indexes within a budget.
 
 use serde_json::{Map, Value, json};
 use tessera_sdk::prelude::*;
@@ -14,7 +14,7 @@ use crate::locales::Locales;
 use crate::model::Published;
 use crate::query::{self, Cursor, Query};
 use crate::schema::TypeDef;
-use crate::store;
+use crate::{planner, store};
 
 /// The published copy as the delivery API returns it: fields no longer in
 /// the schema dropped, localized fields resolved to `locale` (else the
@@ -121,11 +121,7 @@ pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
         };
         query::Page { items, next_cursor }
     } else {
-        let docs = store::published_all(&site, &stored.key)?
-            .into_iter()
-            .map(show)
-            .collect();
-        query::run(docs, &query)
+        planner::run(&site, &stored, &query, &locale, &locales)?
     };
     let mut items = page.items;
     for item in &mut items {

@@ -12,9 +12,11 @@
 
 pub mod conditional;
 pub mod delivery;
+pub mod field_index;
 pub mod locales;
 pub mod model;
 pub mod openapi;
+pub mod planner;
 pub mod query;
 mod routes;
 pub mod schedule;
