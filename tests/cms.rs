@@ -20,11 +20,16 @@ use serde_json::{Value, json};
 use support::{Kernel, Reply};
 
 fn start(data: &std::path::Path) -> Kernel {
+    start_configured(data, "")
+}
+
+/// A kernel with the CMS configured for `en` and `fr`, plus `extra` TOML.
+fn start_configured(data: &std::path::Path, extra: &str) -> Kernel {
     let config = data.join("config");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
         config.join("tessera.cms.toml"),
-        "locales = \"en,fr\"\ndefault-locale = \"en\"\n",
+        format!("locales = \"en,fr\"\ndefault-locale = \"en\"\n{extra}"),
     )
     .unwrap();
     support::start_with_plugins(
@@ -635,4 +640,431 @@ fn search_ranks_published_entries_per_locale() {
     let deleted = kernel.admin_json("DELETE", &format!("/api/cms/entries/{cooking}"), None);
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     assert!(found(&kernel, "q=baking").is_empty());
+}
+
+/// Milliseconds since the epoch, as the kernel's clock reads it.
+fn now_ms() -> u64 {
+    u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// Calls `fetch` until its reply satisfies `ready`, for up to 20 s; the
+/// last reply.
+fn poll(fetch: impl Fn() -> Reply, ready: impl Fn(&Reply) -> bool) -> Reply {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let reply = fetch();
+        if ready(&reply) || std::time::Instant::now() > deadline {
+            return reply;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The names of the kernel's jobs for the CMS.
+fn cms_jobs(kernel: &Kernel) -> Vec<String> {
+    let reply = kernel.admin_json("GET", "/admin/jobs", None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|job| job["plugin"] == "tessera.cms")
+        .map(|job| job["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn scheduled_publish_and_unpublish_run_on_time_through_jobs() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    role(&kernel, "writer", &["cms.entry.read", "cms.entry.write"]);
+    role(&kernel, "editor", &["cms.entry.read", "cms.entry.publish"]);
+    let wendy = user(&kernel, "wendy", "writer");
+    let ed = user(&kernel, "ed", "editor");
+    let defined = kernel.admin_json("PUT", "/api/cms/types/article", Some(article_type()));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let launch = created(
+        &kernel,
+        &wendy,
+        "launch",
+        json!({"title": {"en": "Launch"}}),
+    );
+    let schedule_path = format!("/api/cms/entries/{launch}/schedule");
+
+    // Refusals: writers cannot schedule; times must be future and ordered;
+    // an unpublish alone needs a published entry.
+    let at = now_ms();
+    let denied = wendy.send(
+        &kernel,
+        "PUT",
+        &schedule_path,
+        Some(json!({"publish_at": at + 60_000})),
+    );
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    for (body, words) in [
+        (json!({"publish_at": at - 1_000}), "in the past"),
+        (
+            json!({"publish_at": at + 9_000, "unpublish_at": at + 8_000}),
+            "after `publish_at`",
+        ),
+        (json!({"publish_at": "next monday"}), "RFC 3339"),
+        (json!({}), "give `publish_at`"),
+    ] {
+        let refused = ed.send(&kernel, "PUT", &schedule_path, Some(body));
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert_eq!(refused.error_code(), "invalid_schedule");
+        assert!(refused.body.contains(words), "{words}: {}", refused.body);
+    }
+    let lonely = ed.send(
+        &kernel,
+        "PUT",
+        &schedule_path,
+        Some(json!({"unpublish_at": at + 60_000})),
+    );
+    assert_eq!(lonely.status, 409, "{}", lonely.body);
+    assert_eq!(lonely.error_code(), "not_published");
+    assert_eq!(wendy.get(&kernel, &schedule_path).status, 404);
+
+    // Publish in 2 s, unpublish 2 s later: the draft is hidden until then.
+    let at = now_ms();
+    let scheduled = ed.send(
+        &kernel,
+        "PUT",
+        &schedule_path,
+        Some(json!({"publish_at": at + 2_000, "unpublish_at": at + 4_000})),
+    );
+    assert_eq!(scheduled.status, 200, "{}", scheduled.body);
+    assert_eq!(scheduled.json()["publish_at"], at + 2_000);
+    assert_eq!(scheduled.json()["scheduled_by"], "ed");
+    let mut jobs = cms_jobs(&kernel);
+    jobs.sort();
+    assert_eq!(
+        jobs,
+        [
+            format!("cms/default/{launch}/publish"),
+            format!("cms/default/{launch}/unpublish")
+        ]
+    );
+    let listed = wendy.get(&kernel, "/api/cms/schedules");
+    assert_eq!(listed.json()["schedules"][0]["id"], launch.as_str());
+    let delivery = format!("/api/cms/delivery/article/{launch}");
+    assert_eq!(kernel.get(&delivery).status, 404, "not before its time");
+
+    let live = poll(|| kernel.get(&delivery), |reply| reply.status == 200);
+    assert_eq!(live.status, 200, "published on schedule: {}", live.body);
+    assert!(now_ms() >= at + 2_000, "not published early");
+    assert_eq!(live.json()["fields"]["title"], "Launch");
+    let left = poll(
+        || wendy.get(&kernel, &schedule_path),
+        |schedule| schedule.status == 200 && schedule.json()["publish_at"].is_null(),
+    );
+    assert_eq!(left.json()["publish_at"], Value::Null, "{}", left.body);
+    assert_eq!(left.json()["unpublish_at"], at + 4_000);
+
+    let gone = poll(|| kernel.get(&delivery), |reply| reply.status == 404);
+    assert_eq!(gone.status, 404, "unpublished on schedule: {}", gone.body);
+    assert!(now_ms() >= at + 4_000, "not unpublished early");
+    let done = poll(
+        || wendy.get(&kernel, &schedule_path),
+        |schedule| schedule.status == 404,
+    );
+    assert_eq!(
+        done.status, 404,
+        "a schedule that ran is gone: {}",
+        done.body
+    );
+    let log = kernel.admin_json("GET", "/admin/events?topic=cms.entry.", None);
+    let topics: Vec<String> = log.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["payload"]["id"] == launch.as_str())
+        .map(|event| event["topic"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            "cms.entry.created",
+            "cms.entry.published",
+            "cms.entry.unpublished"
+        ]
+    );
+
+    // Cancelling, and deleting an entry, drop its jobs.
+    let at = now_ms();
+    let again = ed.send(
+        &kernel,
+        "PUT",
+        &schedule_path,
+        Some(json!({"publish_at": at + 600_000})),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(ed.send(&kernel, "DELETE", &schedule_path, None).status, 204);
+    assert!(cms_jobs(&kernel).is_empty());
+    assert_eq!(ed.send(&kernel, "DELETE", &schedule_path, None).status, 404);
+    assert_eq!(
+        ed.send(
+            &kernel,
+            "PUT",
+            &schedule_path,
+            Some(json!({"publish_at": at + 600_000}))
+        )
+        .status,
+        200
+    );
+    let admin_delete = kernel.admin_json("DELETE", &format!("/api/cms/entries/{launch}"), None);
+    assert_eq!(admin_delete.status, 204, "{}", admin_delete.body);
+    assert!(
+        cms_jobs(&kernel).is_empty(),
+        "deleting the entry drops its jobs"
+    );
+}
+
+/// `ms` as an HTTP date.
+fn http_date(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap())
+        .unwrap()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+/// GET `path` with `If-Modified-Since: date`: the status.
+fn status_since(kernel: &Kernel, path: &str, date: &str) -> u16 {
+    kernel
+        .call("GET", path, &[("if-modified-since", date)], None)
+        .status
+}
+
+#[test]
+fn the_openapi_document_follows_the_types_and_delivery_honours_if_modified_since() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+
+    // The document grows with the types, at run time.
+    let before = kernel.get("/api/cms/openapi.json");
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert_eq!(before.json()["openapi"], "3.1.0");
+    assert!(before.json()["paths"]["/api/cms/entries/{id}"].is_object());
+    assert!(before.json()["paths"]["/api/cms/delivery/product"].is_null());
+    let product = json!({"name": "Product", "fields": [
+        {"name": "name", "type": "text", "required": true, "localized": true, "max": 60},
+        {"name": "price", "type": "number", "min": 0}
+    ]});
+    let defined = kernel.admin_json("PUT", "/api/cms/types/product", Some(product));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let after = kernel.get("/api/cms/openapi.json").json();
+    for path in [
+        "/api/cms/delivery/product",
+        "/api/cms/delivery/product/{entry}",
+        "/api/cms/types/product/entries",
+    ] {
+        assert!(after["paths"][path].is_object(), "{path} missing");
+    }
+    let schemas = &after["components"]["schemas"];
+    assert_eq!(schemas["ProductData"]["required"], json!(["name"]));
+    assert_eq!(
+        schemas["ProductData"]["properties"]["name"]["propertyNames"]["enum"],
+        json!(["en", "fr"])
+    );
+    assert_eq!(
+        schemas["ProductFields"]["properties"]["price"],
+        json!({"type": "number", "minimum": 0})
+    );
+
+    // Conditional requests by date: a copy as new as the last change is
+    // current; any publish or unpublish after it makes it stale.
+    let created = kernel.admin_json(
+        "POST",
+        "/api/cms/types/product/entries",
+        Some(json!({"slug": "lamp", "data": {"name": {"en": "Lamp"}, "price": 30}})),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let published = kernel.admin_json("POST", &format!("/api/cms/entries/{id}/publish"), None);
+    assert_eq!(published.status, 200, "{}", published.body);
+    let published_at = published.json()["published_at"].as_u64().unwrap();
+    let one = format!("/api/cms/delivery/product/{id}");
+    let list = "/api/cms/delivery/product";
+    let current = http_date(published_at + 1_000);
+    let older = http_date(published_at - 1_000);
+    assert_eq!(status_since(&kernel, &one, &current), 304);
+    assert_eq!(status_since(&kernel, list, &current), 304);
+    assert_eq!(status_since(&kernel, &one, &older), 200);
+    assert_eq!(status_since(&kernel, list, &older), 200);
+    assert_eq!(status_since(&kernel, list, "not a date"), 200);
+    // If-None-Match takes precedence over the date.
+    let stale_tag = kernel.call(
+        "GET",
+        list,
+        &[
+            ("if-modified-since", &current),
+            ("if-none-match", "\"stale\""),
+        ],
+        None,
+    );
+    assert_eq!(stale_tag.status, 200);
+
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let withdrawn = kernel.admin_json("POST", &format!("/api/cms/entries/{id}/unpublish"), None);
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.body);
+    assert_eq!(
+        status_since(&kernel, list, &current),
+        200,
+        "the list changed after that date"
+    );
+}
+
+/// Every item of a delivery list, following `next_cursor`: `field` of each.
+fn all_pages(kernel: &Kernel, query: &str, field: &str) -> Vec<Value> {
+    let mut values = Vec::new();
+    let mut path = format!("/api/cms/delivery/product?{query}");
+    loop {
+        let page = kernel.get(&path);
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        for item in page.json()["items"].as_array().unwrap() {
+            values.push(item["fields"][field].clone());
+        }
+        match page.json()["next_cursor"].as_str() {
+            Some(next) => path = format!("/api/cms/delivery/product?{query}&cursor={next}"),
+            None => return values,
+        }
+    }
+}
+
+#[test]
+fn filters_and_sorts_read_the_field_indexes_and_expensive_queries_are_refused() {
+    let data = tempfile::tempdir().unwrap();
+    // A budget of 50 reads per query, over 60 entries.
+    let kernel = start_configured(data.path(), "query-budget = \"50\"\n");
+    let product = json!({"name": "Product", "fields": [
+        {"name": "name", "type": "text", "required": true, "localized": true},
+        {"name": "price", "type": "number"},
+        {"name": "tag", "type": "enum", "values": ["a", "b", "c"]},
+        {"name": "notes", "type": "rich_text"}
+    ]});
+    let defined = kernel.admin_json("PUT", "/api/cms/types/product", Some(product));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let tags = ["a", "b", "c"];
+    let mut ids = Vec::new();
+    for n in 0..60_u32 {
+        let data = json!({
+            "name": {"en": format!("Item {n:02}"), "fr": format!("Article {:02}", 59 - n)},
+            "price": n,
+            "tag": tags[n as usize % 3],
+            "notes": "plain",
+        });
+        let created = kernel.admin_json(
+            "POST",
+            "/api/cms/types/product/entries",
+            Some(json!({"slug": format!("item-{n}"), "data": data})),
+        );
+        assert_eq!(created.status, 201, "{}", created.body);
+        let id = created.json()["id"].as_str().unwrap().to_owned();
+        let published = kernel.admin_json("POST", &format!("/api/cms/entries/{id}/publish"), None);
+        assert_eq!(published.status, 200, "{}", published.body);
+        ids.push(id);
+    }
+    let prices = |values: Vec<Value>| -> Vec<u64> {
+        values.iter().map(|value| value.as_u64().unwrap()).collect()
+    };
+
+    // Equality through the index: 20 of 60, in price order, page by page.
+    let tagged = prices(all_pages(
+        &kernel,
+        "filter%5Btag%5D%5Beq%5D=b&sort=price&limit=7",
+        "price",
+    ));
+    assert_eq!(tagged, (0..60).filter(|n| n % 3 == 1).collect::<Vec<u64>>());
+    let some = prices(all_pages(
+        &kernel,
+        "filter%5Bprice%5D%5Bin%5D=3,5,8,99&sort=-price",
+        "price",
+    ));
+    assert_eq!(some, [8, 5, 3]);
+    // One sort key: the index walked both ways, whatever the size.
+    let descending = prices(all_pages(&kernel, "sort=-price&limit=9", "price"));
+    assert_eq!(descending, (0..60).rev().collect::<Vec<u64>>());
+    let ascending = prices(all_pages(
+        &kernel,
+        "sort=price&limit=10&filter%5Btag%5D%5Bne%5D=c",
+        "price",
+    ));
+    assert_eq!(
+        ascending,
+        (0..60).filter(|n| n % 3 != 2).collect::<Vec<u64>>()
+    );
+    // A localized field sorts in the asked locale.
+    let french = all_pages(&kernel, "sort=name&locale=fr&limit=20", "price");
+    assert_eq!(prices(french), (0..60).rev().collect::<Vec<u64>>());
+    // Ranges through the index.
+    let dear = prices(all_pages(
+        &kernel,
+        "filter%5Bprice%5D%5Bgte%5D=50&filter%5Bprice%5D%5Blt%5D=55",
+        "price",
+    ));
+    assert_eq!(dear, [50, 51, 52, 53, 54]);
+    let cheap = prices(all_pages(&kernel, "filter%5Bprice%5D%5Blte%5D=2", "price"));
+    assert_eq!(cheap, [0, 1, 2]);
+
+    // Past the budget: a clear 422 that says what to do.
+    for query in [
+        "filter%5Btag%5D%5Bne%5D=a",
+        "filter%5Bprice%5D%5Bgte%5D=1",
+        "filter%5Bnotes%5D%5Beq%5D=plain",
+        "sort=price,name",
+    ] {
+        let refused = kernel.get(&format!("/api/cms/delivery/product?{query}"));
+        assert_eq!(refused.status, 422, "{query}: {}", refused.body);
+        assert_eq!(refused.error_code(), "query_too_expensive");
+        assert!(refused.body.contains("at most 50"), "{}", refused.body);
+    }
+    let unknown = kernel.get("/api/cms/delivery/product?filter%5Bcolour%5D%5Beq%5D=red");
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert!(
+        unknown.body.contains("`colour` is not a field"),
+        "{}",
+        unknown.body
+    );
+
+    // The indexes follow unpublishing and republishing.
+    let ten = &ids[10];
+    let withdrawn = kernel.admin_json("POST", &format!("/api/cms/entries/{ten}/unpublish"), None);
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.body);
+    assert!(all_pages(&kernel, "filter%5Bprice%5D%5Beq%5D=10", "price").is_empty());
+    let eleven = &ids[11];
+    let changed = kernel.admin_json(
+        "PUT",
+        &format!("/api/cms/entries/{eleven}"),
+        Some(json!({"data": {"name": {"en": "Item 11"}, "price": 1100, "tag": "c"}})),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert!(
+        !all_pages(&kernel, "filter%5Bprice%5D%5Beq%5D=11", "price").is_empty(),
+        "a draft changes nothing"
+    );
+    let republished =
+        kernel.admin_json("POST", &format!("/api/cms/entries/{eleven}/publish"), None);
+    assert_eq!(republished.status, 200, "{}", republished.body);
+    assert!(all_pages(&kernel, "filter%5Bprice%5D%5Beq%5D=11", "price").is_empty());
+    assert_eq!(
+        prices(all_pages(
+            &kernel,
+            "filter%5Bprice%5D%5Bgt%5D=1000",
+            "price"
+        )),
+        [1100]
+    );
+    let top = kernel.get("/api/cms/delivery/product?sort=-price&limit=1");
+    assert_eq!(
+        top.json()["items"][0]["fields"]["price"],
+        1100,
+        "{}",
+        top.body
+    );
 }

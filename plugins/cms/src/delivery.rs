@@ -1,37 +1,20 @@
 //! The delivery API: published content only, for any caller (anonymous
-//! included), with ETags and `If-None-Match`.
+//! included), with ETags and `Last-Modified`, honouring conditional requests.
 //!
 //! `GET /delivery/{type}` without filters pages straight through a per-type
 //! index of published entries: by id without `sort`, newest first with
-//! `sort=-published_at`. Any other query reads the type's published entries
-//! (never drafts or other types), then filters, sorts and pages in memory.
+//! `sort=-published_at`. Any other query goes through [`crate::planner`],
+//! which reads the per-field indexes within a budget.
 
 use serde_json::{Map, Value, json};
 use tessera_sdk::prelude::*;
 
+use crate::conditional::{self, Validators};
 use crate::locales::Locales;
 use crate::model::Published;
 use crate::query::{self, Cursor, Query};
 use crate::schema::TypeDef;
-use crate::store;
-
-/// A strong ETag: the FNV-1a 64-bit hash of the body, quoted.
-pub fn etag(body: &[u8]) -> String {
-    let hash = body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("\"{hash:016x}\"")
-}
-
-/// Whether an `If-None-Match` header value matches `tag`.
-pub fn not_modified(if_none_match: Option<&str>, tag: &str) -> bool {
-    if_none_match.is_some_and(|header| {
-        header
-            .split(',')
-            .map(|item| item.trim().trim_start_matches("W/"))
-            .any(|item| item == "*" || item == tag)
-    })
-}
+use crate::{planner, store};
 
 /// The published copy as the delivery API returns it: fields no longer in
 /// the schema dropped, localized fields resolved to `locale` (else the
@@ -60,14 +43,29 @@ pub fn render(doc: Published, def: &TypeDef, locale: &str, default: &str) -> Val
     })
 }
 
-/// A JSON response with its ETag, or a 304 when the client has it.
-pub(crate) fn cached(request: &Request, value: &Value) -> Result<Response, Error> {
+/// A JSON response with its ETag and, when known, its `Last-Modified`
+/// (ms since the epoch); a 304 when the client's copy is current.
+pub(crate) fn cached(
+    request: &Request,
+    value: &Value,
+    last_modified: Option<u64>,
+) -> Result<Response, Error> {
     let body = serde_json::to_vec(value)?;
-    let tag = etag(&body);
-    if not_modified(request.header("if-none-match"), &tag) {
-        return Ok(Response::empty(304).with_header("etag", tag));
+    let tag = conditional::etag(&body);
+    let validators = Validators {
+        if_none_match: request.header("if-none-match"),
+        if_modified_since: request.header("if-modified-since"),
+    };
+    let mut response = if validators.not_modified(&tag, last_modified) {
+        Response::empty(304)
+    } else {
+        Response::json(200, value)
+    };
+    response = response.with_header("etag", tag);
+    if let Some(date) = last_modified.and_then(conditional::http_date) {
+        response = response.with_header("last-modified", date);
     }
-    Ok(Response::json(200, value).with_header("etag", tag))
+    Ok(response)
 }
 
 /// The locale asked for, checked against the configured ones.
@@ -123,19 +121,20 @@ pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
         };
         query::Page { items, next_cursor }
     } else {
-        let docs = store::published_all(&site, &stored.key)?
-            .into_iter()
-            .map(show)
-            .collect();
-        query::run(docs, &query)
+        planner::run(&site, &stored, &query, &locale, &locales)?
     };
     let mut items = page.items;
     for item in &mut items {
         query::select(item, query.fields.as_deref());
     }
+    // A list changes when an entry of the type is published or withdrawn,
+    // and renders differently after a schema change.
+    let last_modified = store::last_change(&site, &stored.key)?
+        .map_or(stored.created_at, |changed| changed.max(stored.created_at));
     cached(
         request,
         &json!({ "items": items, "next_cursor": page.next_cursor }),
+        Some(last_modified),
     )
 }
 
@@ -160,6 +159,7 @@ pub fn one(request: &Request, params: &Params) -> Result<Response, Error> {
             stored.key
         ))
     })?;
+    let last_modified = doc.published_at.max(stored.created_at);
     let mut value = render(doc, &stored.def, &locale, locales.default());
     let fields = request.query("fields").map(|fields| {
         fields
@@ -169,25 +169,12 @@ pub fn one(request: &Request, params: &Params) -> Result<Response, Error> {
             .collect::<Vec<_>>()
     });
     query::select(&mut value, fields.as_deref());
-    cached(request, &value)
+    cached(request, &value, Some(last_modified))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn etags_hash_the_body_and_match_if_none_match() {
-        let tag = etag(b"{}");
-        assert_eq!(tag, etag(b"{}"));
-        assert_ne!(tag, etag(b"[]"));
-        assert_eq!(etag(b""), "\"cbf29ce484222325\"");
-        assert!(not_modified(Some(&tag), &tag));
-        assert!(not_modified(Some(&format!("\"x\", W/{tag}")), &tag));
-        assert!(not_modified(Some("*"), &tag));
-        assert!(!not_modified(Some("\"x\""), &tag));
-        assert!(!not_modified(None, &tag));
-    }
 
     #[test]
     fn rendering_drops_removed_fields_and_localizes() {

@@ -2,18 +2,24 @@
 //! per site with unique slugs and values, publishing, and a headless
 //! delivery API for published content with filters, sorting, cursor
 //! pagination, locale fallback and ETags, and full-text search over
-//! published entries. See `docs/cms.md`.
+//! published entries, and publishing or unpublishing at a scheduled time.
+//! See `docs/cms.md`.
 //!
 //! The pure rules (type and entry validation, locales, the delivery query
 //! language, rendering) live in modules that never call the kernel and are
 //! unit-tested natively; `store`, `routes` and the handlers of `delivery`
 //! talk to the kernel.
 
+pub mod conditional;
 pub mod delivery;
+pub mod field_index;
 pub mod locales;
 pub mod model;
+pub mod openapi;
+pub mod planner;
 pub mod query;
 mod routes;
+pub mod schedule;
 pub mod schema;
 pub mod search;
 mod store;
@@ -27,6 +33,14 @@ pub struct Cms;
 impl Plugin for Cms {
     fn router() -> Router {
         routes::router()
+    }
+
+    fn run_job(name: String, payload: Vec<u8>) -> Result<(), String> {
+        if schedule::owns(&name) {
+            schedule::run_job(&name, &payload)
+        } else {
+            Err(format!("the CMS has no job `{name}`"))
+        }
     }
 }
 

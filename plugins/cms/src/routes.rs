@@ -10,12 +10,14 @@ use crate::locales::Locales;
 use crate::model::{Entry, event_payload};
 use crate::schema::{Invalid, TypeDef, is_name};
 use crate::store::{self, Draft};
-use crate::{delivery, search, validate};
+use crate::{delivery, openapi, schedule, search, validate};
 
 const MANAGE: &str = "cms.type.manage";
-const READ: &str = "cms.entry.read";
+/// Reading types, drafts, versions and schedules.
+pub(crate) const READ: &str = "cms.entry.read";
 const WRITE: &str = "cms.entry.write";
-const PUBLISH: &str = "cms.entry.publish";
+/// Publishing, unpublishing and scheduling both.
+pub(crate) const PUBLISH: &str = "cms.entry.publish";
 const DELETE: &str = "cms.entry.delete";
 
 /// Every route.
@@ -34,13 +36,18 @@ pub fn router() -> Router {
         .post("/entries/:id/versions/:version/restore", restore_version)
         .post("/entries/:id/publish", publish)
         .post("/entries/:id/unpublish", unpublish)
+        .put("/entries/:id/schedule", schedule::put)
+        .get("/entries/:id/schedule", schedule::get)
+        .delete("/entries/:id/schedule", schedule::delete)
+        .get("/schedules", schedule::list)
         .get("/delivery/:type", delivery::list)
         .get("/delivery/:type/:entry", delivery::one)
         .get("/search", search::handle)
+        .get("/openapi.json", openapi::handle)
 }
 
 /// The caller's site and username, once `permission` is checked.
-fn caller(permission: &str) -> Result<(String, String), Error> {
+pub(crate) fn caller(permission: &str) -> Result<(String, String), Error> {
     identity::require(permission)?;
     let principal = identity::current();
     let name = principal
@@ -70,7 +77,7 @@ fn invalid_entry(invalid: &Invalid) -> Error {
 
 /// Publishes `topic` about `entry`; a failure is logged, not returned (the
 /// change itself is stored).
-fn announce(topic: &str, site: &str, entry: &Entry) {
+pub(crate) fn announce(topic: &str, site: &str, entry: &Entry) {
     if let Err(error) = events::publish_json(topic, &event_payload(site, entry)) {
         log::warn(&format!(
             "cannot publish {topic} for entry {}: {error}",
@@ -281,6 +288,7 @@ fn delete_entry(_: &Request, params: &Params) -> Result<Response, Error> {
         .ok()
         .map(|stored| stored.def);
     let entry = store::delete(&site, id, def.as_ref())?;
+    schedule::cancel(&site, id)?;
     announce("cms.entry.deleted", &site, &entry);
     Ok(Response::empty(204))
 }

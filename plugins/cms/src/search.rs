@@ -434,6 +434,7 @@ pub fn handle(request: &Request, _: &Params) -> Result<Response, Error> {
     delivery::cached(
         request,
         &json!({ "query": terms, "locale": locale, "items": items }),
+        None,
     )
 }
 

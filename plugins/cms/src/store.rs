@@ -14,17 +14,23 @@
 //! | `published-slugs/{type}/{locale}/{slug}` | the id of the published entry with that slug |
 //! | `recent/{type}/{u64::MAX - published_at:020}/{id}` | empty: the published entries, newest first |
 //! | `search/...` | the full-text index (see [`crate::search`]) |
+//! | `fidx/...`, `fidx-keys/{id}` | the per-field indexes of published entries and each entry's keys in them (see [`crate::field_index`]) |
+//! | `changed/{type}` | when the type's published set last changed (ms, decimal): its lists' `Last-Modified` |
+//! | `schedules/{id}` | the entry's scheduled publish and unpublish (see [`crate::schedule`]) |
 //!
 //! Slug and unique claims are taken with compare-and-swap before the entry
 //! is written and released after, so two concurrent saves never both hold
 //! one value; entries themselves are written with compare-and-swap on their
 //! previous bytes, so a save that raced another one fails with a 409.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value};
 use tessera_sdk::Error;
 use tessera_sdk::bindings::tessera::plugin::storage as raw;
 use tessera_sdk::storage::{self, CasOutcome, Operation};
 
+use crate::field_index;
 use crate::locales::Locales;
 use crate::model::{Entry, Published, StoredType, Version};
 use crate::schema::TypeDef;
@@ -33,7 +39,8 @@ use crate::search::{self, Change, Indexed};
 /// How often publish and unpublish retry after losing a race.
 const ATTEMPTS: usize = 8;
 
-fn root(site: &str) -> String {
+/// The prefix of every key of `site`.
+pub(crate) fn root(site: &str) -> String {
     format!("site/{site}/")
 }
 
@@ -85,6 +92,22 @@ fn recent_prefix(site: &str, kind: &str) -> String {
 fn recent_key(site: &str, kind: &str, published_at: u64, id: &str) -> String {
     let inverted = u64::MAX - published_at;
     format!("{}{inverted:020}/{id}", recent_prefix(site, kind))
+}
+
+fn changed_key(site: &str, kind: &str) -> String {
+    format!("{}changed/{kind}", root(site))
+}
+
+/// The operation that stamps `kind`'s published set as changed at `now`.
+fn stamp(site: &str, kind: &str, now: u64) -> Operation {
+    Operation::set(changed_key(site, kind), now.to_string())
+}
+
+/// When the published entries of `kind` last changed (a publish, an
+/// unpublish, a deletion), if ever.
+pub fn last_change(site: &str, kind: &str) -> Result<Option<u64>, Error> {
+    Ok(storage::get(&changed_key(site, kind))?
+        .and_then(|bytes| String::from_utf8_lossy(&bytes).parse().ok()))
 }
 
 fn published_slug_key(site: &str, kind: &str, locale: &str, slug: &str) -> String {
@@ -432,6 +455,7 @@ pub fn publish(site: &str, id: &str, now: u64) -> Result<Entry, Error> {
     let mut operations = vec![
         Operation::set_json(published_key(site, &entry.kind, id), &doc)?,
         Operation::set(recent_key(site, &entry.kind, now, id), Vec::new()),
+        stamp(site, &entry.kind, now),
     ];
     if let Some(old) = &previous
         && old.published_at != now
@@ -449,10 +473,15 @@ pub fn publish(site: &str, id: &str, now: u64) -> Result<Entry, Error> {
             id,
         ));
     }
-    let indexed = latest_type(site, &entry.kind)
-        .ok()
-        .map(|stored| search::indexed(&doc, &stored.def, &Locales::configured()));
+    let def = latest_type(site, &entry.kind).ok().map(|stored| stored.def);
+    let locales = Locales::configured();
+    let indexed = def.as_ref().map(|def| search::indexed(&doc, def, &locales));
     operations.extend(index_changes(site, id, indexed.as_ref())?);
+    let field_keys = def
+        .as_ref()
+        .map(|def| field_index::keys(site, &doc, def, &locales))
+        .unwrap_or_default();
+    operations.extend(field_index_changes(site, id, field_keys)?);
     write(&operations)?;
     if let Some(Published {
         slug: Some(old),
@@ -498,14 +527,18 @@ fn withdraw(site: &str, kind: &str, id: &str) -> Result<(), Error> {
         let mut operations = vec![
             Operation::delete(key),
             Operation::delete(recent_key(site, kind, published_at, id)),
+            stamp(site, kind, tessera_sdk::jobs::now_ms()),
         ];
         operations.extend(index_changes(site, id, None)?);
+        operations.extend(field_index_changes(site, id, BTreeSet::new())?);
         write(&operations)?;
         if let Some(slug) = slug {
             release(&published_slug_key(site, kind, &locale, &slug), id)?;
         }
     } else {
-        write(&index_changes(site, id, None)?)?;
+        let mut operations = index_changes(site, id, None)?;
+        operations.extend(field_index_changes(site, id, BTreeSet::new())?);
+        write(&operations)?;
     }
     Ok(())
 }
@@ -521,6 +554,33 @@ fn index_changes(site: &str, id: &str, new: Option<&Indexed>) -> Result<Vec<Oper
             Change::Delete(key) => Operation::delete(key),
         })
         .collect())
+}
+
+/// The operations that move the field indexes of `id` from its stored
+/// record of keys to `new` (empty: the entry is withdrawn).
+fn field_index_changes(
+    site: &str,
+    id: &str,
+    new: BTreeSet<String>,
+) -> Result<Vec<Operation>, Error> {
+    let record = field_index::record_key(site, id);
+    let old: BTreeSet<String> = storage::get_json(&record)?.unwrap_or_default();
+    let mut operations: Vec<Operation> = old
+        .difference(&new)
+        .cloned()
+        .map(Operation::delete)
+        .collect();
+    operations.extend(
+        new.difference(&old)
+            .cloned()
+            .map(|key| Operation::set(key, Vec::new())),
+    );
+    operations.push(if new.is_empty() {
+        Operation::delete(record)
+    } else {
+        Operation::set_json(record, &new)?
+    });
+    Ok(operations)
 }
 
 /// Writes `operations` in one batch, or in batches of 1000 in order when
@@ -585,18 +645,9 @@ fn decode(key: &str, value: &[u8]) -> Result<Published, Error> {
     serde_json::from_slice(value).map_err(|error| unreadable(key, &error))
 }
 
-/// Every published entry of type `kind`, by id.
-pub fn published_all(site: &str, kind: &str) -> Result<Vec<Published>, Error> {
-    storage::scan(&published_prefix(site, kind))
-        .map(|item| {
-            let (key, value) = item?;
-            decode(&key, &value)
-        })
-        .collect()
-}
-
 /// Up to `limit` published entries of type `kind` after the id `after`,
-/// in id order, read straight from the index; and whether more follow.
+/// in id order, read straight from the index (in storage pages of at most
+/// 500); and whether more follow.
 pub fn published_page(
     site: &str,
     kind: &str,
@@ -604,20 +655,28 @@ pub fn published_page(
     limit: usize,
 ) -> Result<(Vec<Published>, bool), Error> {
     let prefix = published_prefix(site, kind);
-    let request = raw::ScanRequest {
-        prefix: prefix.clone(),
-        start_after: after.map(|id| format!("{prefix}{id}")),
-        limit: u32::try_from(limit.saturating_add(1)).unwrap_or(u32::MAX),
-    };
-    let page = raw::scan(&request)?;
-    let more = page.entries.len() > limit;
-    let docs = page
-        .entries
-        .iter()
-        .take(limit)
-        .map(|entry| decode(&entry.key, &entry.value))
-        .collect::<Result<_, _>>()?;
-    Ok((docs, more))
+    let mut start_after = after.map(|id| format!("{prefix}{id}"));
+    let mut docs = Vec::new();
+    loop {
+        let wanted = limit.saturating_add(1).saturating_sub(docs.len()).min(500);
+        let request = raw::ScanRequest {
+            prefix: prefix.clone(),
+            start_after: start_after.take(),
+            limit: u32::try_from(wanted).unwrap_or(500),
+        };
+        let page = raw::scan(&request)?;
+        for entry in &page.entries {
+            docs.push(decode(&entry.key, &entry.value)?);
+        }
+        if docs.len() > limit {
+            docs.truncate(limit);
+            return Ok((docs, true));
+        }
+        match page.next {
+            Some(next) => start_after = Some(next),
+            None => return Ok((docs, false)),
+        }
+    }
 }
 
 /// Up to `limit` published entries of type `kind`, newest first, after the

@@ -1,0 +1,219 @@
+//! The CMS delivery API through the full HTTP path, against the native
+//! hyper baseline of the foundation benchmark (a plain hyper handler reading
+//! one key from the same storage engine), measured in the same run.
+//!
+//! Seeds a `product` type with 10 000 published entries (100 tags of 100
+//! entries each), then loads: one entry by slug; a filtered list
+//! (`filter[tag][eq]`, 100 matches, sorted by price, first page of 20); the
+//! newest-first list through the per-field index of `price`.
+//!
+//! Run: `cargo bench -p tessera-kernel --bench cms` (optionally
+//! `-- --seconds 10 --connections 32 --entries 20000`). Results go to
+//! docs/benchmarks.md.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+use support::{load, native_server, options, report, tessera_server};
+use tessera_host_api::bindings::tessera::plugin::http_types::{Method, Request as WitRequest};
+use tessera_kernel::identity::{AuthMethod, Principal, PrincipalUser};
+use tessera_kernel::metrics::Metrics;
+use tessera_kernel::plugin_build::{self, PluginCrate};
+use tessera_kernel::runtime::{CallContext, EngineSettings, PluginSource, Runtime};
+use tessera_kernel::storage::{SledStorage, Storage};
+
+/// How many entries to seed (`--entries N`, default 10 000).
+fn entries() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .find(|pair| pair[0] == "--entries")
+        .map(|pair| pair[1].parse().expect("--entries N"))
+        .unwrap_or(10_000)
+}
+
+/// An editor holding every CMS permission, for seeding.
+fn editor() -> Arc<Principal> {
+    Arc::new(Principal::user(
+        "default",
+        PrincipalUser {
+            id: "u_bench".into(),
+            username: "bench".into(),
+            display_name: "Bench".into(),
+            roles: vec!["editor".into()],
+        },
+        AuthMethod::Session,
+        vec!["cms.*".into()],
+        None,
+    ))
+}
+
+/// Calls the CMS as the editor; the response body as JSON.
+async fn call(
+    runtime: &Arc<Runtime>,
+    method: Method,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let plugin = runtime.by_id("tessera.cms").unwrap();
+    let request = WitRequest {
+        method,
+        path: path.to_owned(),
+        query: String::new(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+        request_id: "seed".into(),
+    };
+    let context = CallContext::for_principal("seed".into(), editor(), None);
+    let response = runtime
+        .call_handler(plugin, request, context)
+        .await
+        .unwrap();
+    assert!(
+        (200..300).contains(&response.status),
+        "{path}: {} {}",
+        response.status,
+        String::from_utf8_lossy(&response.body)
+    );
+    serde_json::from_slice(&response.body).unwrap_or_default()
+}
+
+/// Defines `product` and publishes `count` entries, 16 at a time.
+async fn seed(runtime: &Arc<Runtime>, count: usize) {
+    let tags: Vec<String> = (0..100).map(|n| format!("t{n:02}")).collect();
+    call(
+        runtime,
+        Method::Put,
+        "/types/product",
+        json!({"name": "Product", "fields": [
+            {"name": "name", "type": "text", "required": true},
+            {"name": "price", "type": "number", "min": 0},
+            {"name": "tag", "type": "enum", "values": tags},
+            {"name": "description", "type": "rich_text"}
+        ]}),
+    )
+    .await;
+    let started = Instant::now();
+    let workers = 16;
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let runtime = runtime.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in (worker..count).step_by(workers) {
+                let entry = call(
+                    &runtime,
+                    Method::Post,
+                    "/types/product/entries",
+                    json!({"slug": format!("product-{n}"), "data": {
+                        "name": format!("Product {n}"),
+                        "price": (n * 7919) % 10_000,
+                        "tag": format!("t{:02}", n % 100),
+                        "description": "A product of the benchmark catalogue.",
+                    }}),
+                )
+                .await;
+                let id = entry["id"].as_str().unwrap();
+                call(
+                    &runtime,
+                    Method::Post,
+                    &format!("/entries/{id}/publish"),
+                    json!({}),
+                )
+                .await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    println!(
+        "seeded {count} published entries in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    let options = options();
+    let count = entries();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let cms = PluginCrate::open(&root.join("plugins/cms")).unwrap();
+    plugin_build::build(std::slice::from_ref(&cms)).unwrap();
+    let component = cms.built_component().unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let data = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(SledStorage::open(&data.path().join("db")).unwrap());
+        let kernel = Arc::new(
+            Runtime::new(
+                &EngineSettings::default(),
+                storage.clone(),
+                Arc::new(Metrics::new()),
+                data.path().join("cache"),
+            )
+            .unwrap(),
+        );
+        kernel
+            .load(&PluginSource {
+                manifest: cms.manifest.clone(),
+                component: std::fs::read(&component).unwrap(),
+                config_overrides: BTreeMap::new(),
+            })
+            .await
+            .unwrap();
+        seed(&kernel, count).await;
+        let tessera = tessera_server(kernel.clone()).await;
+        let native = native_server(storage.clone()).await;
+        println!(
+            "{} s per run, {} connections, {} cores",
+            options.seconds,
+            options.connections,
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        );
+        let baseline = load(native, "GET", "/counter", &options).await;
+        let one = load(
+            tessera,
+            "GET",
+            "/api/cms/delivery/product/product-4242",
+            &options,
+        )
+        .await;
+        report("one entry by slug", &one, &baseline);
+        let filtered = load(
+            tessera,
+            "GET",
+            "/api/cms/delivery/product?filter%5Btag%5D%5Beq%5D=t42&sort=-price&limit=20",
+            &options,
+        )
+        .await;
+        report(&format!("filtered list ({count})"), &filtered, &baseline);
+        let sorted = load(
+            tessera,
+            "GET",
+            "/api/cms/delivery/product?sort=-price&limit=20",
+            &options,
+        )
+        .await;
+        report(&format!("sorted list ({count})"), &sorted, &baseline);
+    });
+}

@@ -1,0 +1,471 @@
+//! The OpenAPI description of the CMS, generated at run time from the
+//! site's content types: `GET /openapi.json`. Every type gets its delivery
+//! endpoints and its create endpoint with JSON Schemas derived from its
+//! fields, so a client generator or an API explorer sees a type the moment
+//! an administrator defines it, with no restart. The editorial endpoints
+//! that do not depend on a type are described once.
+//!
+//! Pure except for [`handle`]: [`document`] turns types into the document.
+
+use serde_json::{Map, Value, json};
+use tessera_sdk::prelude::*;
+
+use crate::delivery;
+use crate::locales::Locales;
+use crate::model::StoredType;
+use crate::schema::{Field, Kind};
+use crate::store;
+
+/// Where the plugin's routes are served.
+const BASE: &str = "/api/cms";
+
+/// The JSON Schema of one value of `field` (one locale's value for a
+/// localized field).
+pub fn value_schema(field: &Field) -> Value {
+    let mut schema = match field.kind {
+        Kind::Text => json!({"type": "string"}),
+        Kind::RichText => json!({"type": "string", "contentMediaType": "text/markdown"}),
+        Kind::Number => json!({"type": "number"}),
+        Kind::Boolean => json!({"type": "boolean"}),
+        Kind::Datetime => json!({"type": "string", "format": "date-time"}),
+        Kind::Enum => json!({"type": "string", "enum": field.values}),
+        Kind::Reference => json!({
+            "type": "string",
+            "description": format!(
+                "The id of a `{}` entry on the same site.",
+                field.to.as_deref().unwrap_or_default()
+            ),
+        }),
+    };
+    let (low, high) = match field.kind {
+        Kind::Text | Kind::RichText => ("minLength", "maxLength"),
+        _ => ("minimum", "maximum"),
+    };
+    if let Value::Object(rules) = &mut schema {
+        for (key, bound) in [(low, field.min), (high, field.max)] {
+            if let Some(bound) = bound {
+                rules.insert(key.to_owned(), number(bound));
+            }
+        }
+        if let Some(pattern) = &field.pattern {
+            rules.insert("pattern".to_owned(), json!(pattern));
+        }
+    }
+    schema
+}
+
+/// A bound as an integer when it is one, so `maxLength: 80` stays valid.
+fn number(bound: f64) -> Value {
+    if bound.fract() == 0.0 && bound.abs() < 9e15 {
+        // Exact: the value is an integer well inside i64's range.
+        json!(bound as i64)
+    } else {
+        json!(bound)
+    }
+}
+
+/// The schema of the `data` an editor writes: localized fields as an
+/// object of locale → value; required fields listed.
+pub fn data_schema(stored: &StoredType, locales: &Locales) -> Value {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for field in &stored.def.fields {
+        let value = value_schema(field);
+        let schema = if field.localized {
+            json!({
+                "type": "object",
+                "description": format!(
+                    "One value per locale; `{}` (the default) is the one `required` asks for.",
+                    locales.default()
+                ),
+                "propertyNames": {"enum": locales.all()},
+                "additionalProperties": value,
+            })
+        } else {
+            value
+        };
+        properties.insert(field.name.clone(), schema);
+        if field.required {
+            required.push(field.name.clone());
+        }
+    }
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": properties,
+        "required": required,
+    })
+}
+
+/// The schema of `fields` in a delivered entry: localized fields resolved
+/// to one locale; nothing required (entries published under an older
+/// schema may lack a field added since).
+pub fn fields_schema(stored: &StoredType) -> Value {
+    let properties: Map<String, Value> = stored
+        .def
+        .fields
+        .iter()
+        .map(|field| (field.name.clone(), value_schema(field)))
+        .collect();
+    json!({"type": "object", "properties": properties})
+}
+
+/// A schema name for a type key: `blog-post` → `BlogPost`.
+fn schema_name(key: &str) -> String {
+    key.split(['-', '_'])
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn query_parameter(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false,
+           "description": description, "schema": {"type": "string"}})
+}
+
+fn path_parameter(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true,
+           "description": description, "schema": {"type": "string"}})
+}
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description,
+           "content": {"application/json": {"schema": reference("Error")}}})
+}
+
+fn json_response(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+/// The paths and schemas of one content type.
+fn type_paths(
+    stored: &StoredType,
+    locales: &Locales,
+    paths: &mut Map<String, Value>,
+) -> Map<String, Value> {
+    let key = &stored.key;
+    let name = schema_name(key);
+    let title = stored.def.name.clone().unwrap_or_else(|| key.clone());
+    let entry = format!("{name}Entry");
+    let locale_parameter = query_parameter(
+        "locale",
+        &format!(
+            "One of {}; default {}.",
+            locales.all().join(", "),
+            locales.default()
+        ),
+    );
+    let fields_parameter = query_parameter("fields", "Comma-separated fields to return.");
+    paths.insert(
+        format!("{BASE}/delivery/{key}"),
+        json!({"get": {
+            "tags": ["delivery"],
+            "summary": format!("List published {title} entries"),
+            "description": "Filters `filter[field][op]=value` (op: eq, ne, gt, gte, lt, lte, in), `sort=field,-field`, keyset pagination with `cursor`; see docs/cms.md.",
+            "parameters": [
+                query_parameter("filter[field][op]", "A filter; several may be given."),
+                query_parameter("sort", "Sort keys, `-` for descending."),
+                query_parameter("limit", "Page size, 1 to 100 (default 20)."),
+                query_parameter("cursor", "The previous page's `next_cursor`."),
+                fields_parameter,
+                locale_parameter,
+            ],
+            "responses": {
+                "200": json_response("A page of published entries.", json!({
+                    "type": "object",
+                    "properties": {
+                        "items": {"type": "array", "items": reference(&entry)},
+                        "next_cursor": {"type": ["string", "null"]},
+                    },
+                })),
+                "304": {"description": "Not modified (If-None-Match)."},
+                "400": error_response("An invalid query, named in the message."),
+                "404": error_response("No such type."),
+            },
+        }}),
+    );
+    paths.insert(
+        format!("{BASE}/delivery/{key}/{{entry}}"),
+        json!({"get": {
+            "tags": ["delivery"],
+            "summary": format!("One published {title} entry by id or slug"),
+            "parameters": [
+                path_parameter("entry", "The entry's id or slug."),
+                fields_parameter,
+                locale_parameter,
+            ],
+            "responses": {
+                "200": json_response("The published entry.", reference(&entry)),
+                "304": {"description": "Not modified (If-None-Match)."},
+                "404": error_response("No such published entry."),
+            },
+        }}),
+    );
+    paths.insert(
+        format!("{BASE}/types/{key}/entries"),
+        json!({"post": {
+            "tags": ["entries"],
+            "summary": format!("Create a {title} draft"),
+            "security": [{"session": []}, {"token": []}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "slug": {"type": ["string", "null"], "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$", "maxLength": 128},
+                    "locale": {"type": "string", "enum": locales.all()},
+                    "data": reference(&format!("{name}Data")),
+                },
+                "required": ["data"],
+            }}}},
+            "responses": {
+                "201": json_response("The new draft, version 1.", reference("Entry")),
+                "400": error_response("Invalid data, naming the field."),
+                "403": error_response("Needs `cms.entry.write`."),
+                "409": error_response("Slug or unique value taken."),
+            },
+        }}),
+    );
+    let mut schemas = Map::new();
+    schemas.insert(format!("{name}Data"), data_schema(stored, locales));
+    schemas.insert(format!("{name}Fields"), fields_schema(stored));
+    schemas.insert(
+        entry,
+        json!({
+            "type": "object",
+            "description": format!("A published {title} entry (schema version {}).", stored.version),
+            "properties": {
+                "id": {"type": "string"},
+                "type": {"const": key},
+                "locale": {"type": "string"},
+                "slug": {"type": ["string", "null"]},
+                "version": {"type": "integer"},
+                "published_at": {"type": "integer", "description": "Milliseconds since the epoch."},
+                "fields": reference(&format!("{name}Fields")),
+            },
+        }),
+    );
+    schemas
+}
+
+/// The editorial endpoints that do not depend on a type.
+fn editorial_paths() -> Map<String, Value> {
+    let id = path_parameter("id", "The entry's id.");
+    let entry_response = |description: &str| json_response(description, reference("Entry"));
+    let secured = json!([{"session": []}, {"token": []}]);
+    let mut paths = Map::new();
+    let mut add = |path: &str, value: Value| {
+        paths.insert(format!("{BASE}{path}"), value);
+    };
+    add(
+        "/types",
+        json!({"get": {"tags": ["types"], "summary": "The latest version of every type", "security": secured,
+        "responses": {"200": {"description": "`{\"types\": [...]}`"}}}}),
+    );
+    add(
+        "/types/{key}",
+        json!({"put": {"tags": ["types"], "summary": "Define or change a type (a new schema version); needs `cms.type.manage`", "security": secured,
+        "parameters": [path_parameter("key", "The type key.")],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {"200": {"description": "The next version."}, "201": {"description": "Version 1."}, "400": error_response("An invalid type, naming the field.")}},
+        "get": {"tags": ["types"], "summary": "The latest version of a type", "security": secured,
+        "parameters": [path_parameter("key", "The type key.")],
+        "responses": {"200": {"description": "The type."}, "404": error_response("No such type.")}}}),
+    );
+    add(
+        "/entries/{id}",
+        json!({
+        "get": {"tags": ["entries"], "summary": "An entry and its draft", "security": secured, "parameters": [id],
+            "responses": {"200": entry_response("The entry."), "404": error_response("No such entry.")}},
+        "put": {"tags": ["entries"], "summary": "Save a new draft version; needs `cms.entry.write`", "security": secured, "parameters": [id],
+            "responses": {"200": entry_response("The entry."), "400": error_response("Invalid data."), "409": error_response("A conflict.")}},
+        "delete": {"tags": ["entries"], "summary": "Delete an entry; needs `cms.entry.delete`", "security": secured, "parameters": [id],
+            "responses": {"204": {"description": "Deleted."}}}}),
+    );
+    add(
+        "/entries/{id}/versions",
+        json!({"get": {"tags": ["entries"], "summary": "The versions of an entry", "security": secured, "parameters": [id],
+        "responses": {"200": {"description": "Oldest first."}}}}),
+    );
+    add(
+        "/entries/{id}/versions/{version}/restore",
+        json!({"post": {"tags": ["entries"], "summary": "Save an old version as the new draft", "security": secured,
+        "parameters": [id, {"name": "version", "in": "path", "required": true, "schema": {"type": "integer"}}],
+        "responses": {"200": entry_response("The entry.")}}}),
+    );
+    for action in ["publish", "unpublish"] {
+        add(
+            &format!("/entries/{{id}}/{action}"),
+            json!({"post": {"tags": ["publishing"],
+            "summary": format!("{action} the entry; needs `cms.entry.publish`"), "security": secured, "parameters": [id],
+            "responses": {"200": entry_response("The entry."), "409": error_response("Not published (unpublish).")}}}),
+        );
+    }
+    add(
+        "/entries/{id}/schedule",
+        json!({
+        "put": {"tags": ["publishing"], "summary": "Schedule a publish and/or unpublish; needs `cms.entry.publish`", "security": secured, "parameters": [id],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": reference("ScheduleRequest")}}},
+            "responses": {"200": json_response("The schedule.", reference("Schedule")), "400": error_response("Invalid times.")}},
+        "get": {"tags": ["publishing"], "summary": "The entry's schedule", "security": secured, "parameters": [id],
+            "responses": {"200": json_response("The schedule.", reference("Schedule")), "404": error_response("Not scheduled.")}},
+        "delete": {"tags": ["publishing"], "summary": "Cancel the schedule", "security": secured, "parameters": [id],
+            "responses": {"204": {"description": "Cancelled."}, "404": error_response("Not scheduled.")}}}),
+    );
+    add(
+        "/schedules",
+        json!({"get": {"tags": ["publishing"], "summary": "Every schedule of the site", "security": secured,
+        "responses": {"200": {"description": "`{\"schedules\": [...]}`"}}}}),
+    );
+    add(
+        "/search",
+        json!({"get": {"tags": ["delivery"], "summary": "Full-text search over published entries",
+        "parameters": [query_parameter("q", "The words, all required."), query_parameter("type", "Only this type."),
+                       query_parameter("locale", "The locale to search."), query_parameter("limit", "1 to 50.")],
+        "responses": {"200": {"description": "`{\"query\", \"locale\", \"items\": [...]}` by relevance."}, "400": error_response("An invalid query.")}}}),
+    );
+    add(
+        "/openapi.json",
+        json!({"get": {"tags": ["delivery"], "summary": "This document, generated from the site's content types",
+        "responses": {"200": {"description": "OpenAPI 3.1."}}}}),
+    );
+    paths
+}
+
+fn common_schemas() -> Map<String, Value> {
+    let time = json!({"oneOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "integer", "description": "Milliseconds since the epoch."},
+        {"type": "null"}]});
+    let mut schemas = Map::new();
+    schemas.insert("Error".into(), json!({"type": "object", "properties": {"error": {"type": "object",
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}, "required": ["code", "message"]}}}));
+    schemas.insert("Entry".into(), json!({"type": "object", "description": "An entry with its draft `data` (see docs/cms.md).",
+        "properties": {"id": {"type": "string"}, "type": {"type": "string"}, "locale": {"type": "string"},
+            "slug": {"type": ["string", "null"]}, "version": {"type": "integer"}, "schema_version": {"type": "integer"},
+            "data": {"type": "object"}, "published_version": {"type": ["integer", "null"]},
+            "published_at": {"type": ["integer", "null"]}}}));
+    schemas.insert(
+        "ScheduleRequest".into(),
+        json!({"type": "object", "additionalProperties": false,
+        "properties": {"publish_at": time, "unpublish_at": time}}),
+    );
+    schemas.insert(
+        "Schedule".into(),
+        json!({"type": "object", "properties": {"id": {"type": "string"},
+        "publish_at": {"type": ["integer", "null"]}, "unpublish_at": {"type": ["integer", "null"]},
+        "scheduled_by": {"type": "string"}, "scheduled_at": {"type": "integer"}}}),
+    );
+    schemas
+}
+
+/// The whole document for `types` (the latest version of each).
+pub fn document(types: &[StoredType], locales: &Locales) -> Value {
+    let mut paths = editorial_paths();
+    let mut schemas = common_schemas();
+    for stored in types {
+        schemas.extend(type_paths(stored, locales, &mut paths));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tessera CMS",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Generated from this site's content types. Delivery endpoints are public; the others need a session (with the CSRF header for unsafe methods) or a bearer token with the permission named. See docs/cms.md.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "tessera_session"},
+                "token": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    })
+}
+
+/// `GET /openapi.json`: the document for the caller's site, with an ETag.
+pub fn handle(request: &Request, _: &Params) -> Result<Response, Error> {
+    let site = identity::current().site;
+    let types = store::list_types(&site)?;
+    let last_modified = types.iter().map(|stored| stored.created_at).max();
+    delivery::cached(
+        request,
+        &document(&types, &Locales::configured()),
+        last_modified,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article() -> StoredType {
+        serde_json::from_value(json!({
+            "key": "blog-post", "version": 3, "created_at": 1, "created_by": "admin",
+            "name": "Blog post",
+            "fields": [
+                {"name": "title", "type": "text", "required": true, "max": 80, "localized": true},
+                {"name": "price", "type": "number", "min": 0.5},
+                {"name": "tone", "type": "enum", "values": ["calm", "loud"]},
+                {"name": "author", "type": "reference", "to": "author"}
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn each_type_gets_its_endpoints_and_schemas() {
+        let locales = Locales::parse("en,fr", "en");
+        let document = document(&[article()], &locales);
+        let paths = document["paths"].as_object().unwrap();
+        for path in [
+            "/api/cms/delivery/blog-post",
+            "/api/cms/delivery/blog-post/{entry}",
+            "/api/cms/types/blog-post/entries",
+            "/api/cms/entries/{id}/schedule",
+        ] {
+            assert!(paths.contains_key(path), "{path}");
+        }
+        let schemas = &document["components"]["schemas"];
+        let data = &schemas["BlogPostData"];
+        assert_eq!(data["required"], json!(["title"]));
+        assert_eq!(
+            data["properties"]["title"]["additionalProperties"],
+            json!({"type": "string", "maxLength": 80})
+        );
+        assert_eq!(
+            data["properties"]["title"]["propertyNames"]["enum"],
+            json!(["en", "fr"])
+        );
+        let fields = &schemas["BlogPostFields"]["properties"];
+        assert_eq!(fields["title"], json!({"type": "string", "maxLength": 80}));
+        assert_eq!(fields["price"], json!({"type": "number", "minimum": 0.5}));
+        assert_eq!(fields["tone"]["enum"], json!(["calm", "loud"]));
+        assert!(
+            fields["author"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("`author`")
+        );
+        assert_eq!(
+            schemas["BlogPostEntry"]["properties"]["fields"]["$ref"],
+            "#/components/schemas/BlogPostFields"
+        );
+    }
+
+    #[test]
+    fn schema_names_are_pascal_case() {
+        assert_eq!(schema_name("blog-post"), "BlogPost");
+        assert_eq!(schema_name("faq_item"), "FaqItem");
+        assert_eq!(schema_name("a"), "A");
+    }
+}
