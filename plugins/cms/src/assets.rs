@@ -14,7 +14,7 @@ use tessera_sdk::storage::CasOutcome;
 
 use crate::routes::caller;
 use crate::schema::Invalid;
-use crate::{blobs, media, refs, renditions};
+use crate::{asset_search, blobs, media, refs, renditions};
 
 /// The permission to upload, change and delete assets.
 pub const WRITE: &str = "cms.asset.write";
@@ -342,6 +342,7 @@ pub fn upload(request: &Request, _: &Params) -> Result<Response, Error> {
         let _ = blobs::detach(&site, &asset.sha256, &id);
         return Err(error);
     }
+    asset_search::index(&site, &asset);
     Ok(Response::json(201, &asset).with_header("location", format!("/api/cms/assets/{id}")))
 }
 
@@ -423,6 +424,7 @@ pub fn update(request: &Request, params: &Params) -> Result<Response, Error> {
         asset.updated_by = by.clone();
         Ok(asset)
     })?;
+    asset_search::index(&site, &asset);
     Ok(Response::ok_json(&asset))
 }
 
@@ -468,6 +470,7 @@ pub fn delete(_: &Request, params: &Params) -> Result<Response, Error> {
         storage::compare_and_swap(&key, None, Some(&raw))?;
         return Err(in_use(id, &users));
     }
+    asset_search::unindex(&site, id);
     blobs::detach(&site, &asset.sha256, id)?;
     Ok(Response::empty(204))
 }

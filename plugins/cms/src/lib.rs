@@ -12,6 +12,7 @@
 //! talk to the kernel.
 
 mod asset_delivery;
+mod asset_search;
 mod assets;
 mod blobs;
 pub mod delivery;

@@ -13,7 +13,7 @@ use crate::model::{Entry, event_payload};
 use crate::schema::{Invalid, TypeDef, is_name};
 use crate::store::{self, Draft};
 use crate::validate::Lookup;
-use crate::{asset_delivery, assets, delivery, refs, search, validate};
+use crate::{asset_delivery, asset_search, assets, delivery, refs, search, validate};
 
 const MANAGE: &str = "cms.type.manage";
 const READ: &str = "cms.entry.read";
@@ -43,6 +43,7 @@ pub fn router() -> Router {
         .put("/assets/:id", assets::update)
         .delete("/assets/:id", assets::delete)
         .get("/assets/:id/usage", assets::usage)
+        .get("/assets/search", asset_search::handle)
         .get("/blobs/:sha", assets::blob)
         .get("/delivery/:type", delivery::list)
         .get("/delivery/:type/:entry", delivery::one)
