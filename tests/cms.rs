@@ -828,6 +828,10 @@ fn assets_are_uploaded_deduplicated_and_served_with_ranges_and_renditions() {
         "?filename=note.txt",
     ));
     let url = format!("/api/cms/delivery/assets/{note}");
+    let head = kernel.call_bytes("HEAD", &url, &[], None);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("18"));
+    assert!(head.body.is_empty());
     let whole = kernel.call_bytes("GET", &url, &[], None);
     assert_eq!(whole.status, 200, "{}", text(&whole));
     assert_eq!(whole.body, words);
@@ -982,8 +986,12 @@ fn assets_are_uploaded_deduplicated_and_served_with_ranges_and_renditions() {
             .map(|item| item["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(search("red+stripes"), [first_id.clone()]);
-    assert_eq!(search("NOTE"), [note.clone()], "the filename is indexed");
+    assert_eq!(search("red+stripes"), std::slice::from_ref(&first_id));
+    assert_eq!(
+        search("NOTE"),
+        std::slice::from_ref(&note),
+        "the filename is indexed"
+    );
     assert!(search("photo+note").is_empty());
     let no_query = wendy.raw(&kernel, "GET", "/api/cms/assets/search", &[], None);
     assert_eq!(no_query.error_code(), "invalid_query");
@@ -1175,4 +1183,26 @@ fn assets_used_by_entries_are_not_deleted() {
         "{}",
         blob.body
     );
+
+    // Each upload and deletion is an event (a CDN purge can follow them).
+    let log = kernel.admin_json("GET", "/admin/events?topic=cms.asset.", None);
+    assert_eq!(log.status, 200, "{}", log.body);
+    let topics: Vec<(String, String)> = log.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            (
+                event["topic"].as_str().unwrap().to_owned(),
+                event["payload"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("cms.asset.created".to_owned(), first.clone()),
+        ("cms.asset.deleted".to_owned(), first.clone()),
+        ("cms.asset.deleted".to_owned(), second.clone()),
+    ] {
+        assert!(topics.contains(&expected), "{expected:?} in {topics:?}");
+    }
 }

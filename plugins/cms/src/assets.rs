@@ -256,6 +256,24 @@ fn body_meta(request: &Request) -> Result<Meta, Error> {
     Ok(meta)
 }
 
+/// Publishes `topic` about `asset`; a failure is logged, not returned (the
+/// change itself is stored).
+fn announce(topic: &str, asset: &Asset) {
+    let payload = json!({
+        "site": asset.site,
+        "id": asset.id,
+        "sha256": asset.sha256,
+        "content_type": asset.content_type,
+        "size": asset.size,
+    });
+    if let Err(error) = events::publish_json(topic, &payload) {
+        log::warn(&format!(
+            "cannot publish {topic} for asset {}: {error}",
+            asset.id
+        ));
+    }
+}
+
 fn next_id(site: &str) -> Result<String, Error> {
     let n: u64 = storage::update_json(&format!("site/{site}/asset-seq"), |n: Option<u64>| {
         n.unwrap_or(0).saturating_add(1)
@@ -343,6 +361,7 @@ pub fn upload(request: &Request, _: &Params) -> Result<Response, Error> {
         return Err(error);
     }
     asset_search::index(&site, &asset);
+    announce("cms.asset.created", &asset);
     Ok(Response::json(201, &asset).with_header("location", format!("/api/cms/assets/{id}")))
 }
 
@@ -425,6 +444,7 @@ pub fn update(request: &Request, params: &Params) -> Result<Response, Error> {
         Ok(asset)
     })?;
     asset_search::index(&site, &asset);
+    announce("cms.asset.updated", &asset);
     Ok(Response::ok_json(&asset))
 }
 
@@ -472,6 +492,7 @@ pub fn delete(_: &Request, params: &Params) -> Result<Response, Error> {
     }
     asset_search::unindex(&site, id);
     blobs::detach(&site, &asset.sha256, id)?;
+    announce("cms.asset.deleted", &asset);
     Ok(Response::empty(204))
 }
 
