@@ -1206,3 +1206,102 @@ fn assets_used_by_entries_are_not_deleted() {
         assert!(topics.contains(&expected), "{expected:?} in {topics:?}");
     }
 }
+
+/// CRC-32 (IEEE), for patching a PNG header in a test.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn renditions_stay_within_the_plugins_limits_and_uploads_race_safely() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    let token = format!("Bearer {}", kernel.admin_token());
+    let admin = [("authorization", token.as_str())];
+    let upload = |bytes: &[u8], content_type: &str| -> RawReply {
+        let headers = [admin[0], ("content-type", content_type)];
+        kernel.call_bytes("POST", "/api/cms/assets", &headers, Some(bytes))
+    };
+
+    // A 4-megapixel photo-sized image is resized within the memory and
+    // time limits.
+    let large = png(2400, 1600);
+    let large_id = uploaded(&upload(&large, "image/png"));
+    let url = format!("/api/cms/delivery/assets/{large_id}?w=300");
+    let small = kernel.call_bytes("GET", &url, &[], None);
+    assert_eq!(small.status, 200, "{}", text(&small));
+    let decoded = image::load_from_memory(&small.body).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (300, 200));
+
+    // A decompression bomb: a valid PNG header claiming 16384×16384 pixels
+    // (1 GiB decoded). The upload is accepted (the header is sound); a
+    // rendition is a clear 422, not an out-of-memory trap.
+    let mut bomb = png(1, 1);
+    bomb.splice(16..24, [0, 0, 0x40, 0, 0, 0, 0x40, 0]);
+    let crc = crc32(&bomb[12..29]).to_be_bytes();
+    bomb.splice(29..33, crc);
+    let bomb_reply = upload(&bomb, "image/png");
+    let bomb_id = uploaded(&bomb_reply);
+    assert_eq!(bomb_reply.json()["width"], 16384);
+    let refused = kernel.call_bytes(
+        "GET",
+        &format!("/api/cms/delivery/assets/{bomb_id}?w=100"),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (422, "image_too_large".into()),
+        "{}",
+        text(&refused)
+    );
+    let again = kernel.call_bytes("GET", &url, &[], None);
+    assert_eq!(again.status, 200, "the plugin keeps serving");
+    assert_eq!(again.header("x-rendition"), Some("cached"));
+
+    // Eight uploads of the same new bytes at once: eight assets, one copy
+    // of the bytes (two chunks), no chunks of a losing upload left behind.
+    let shared: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| uploaded(&upload(&shared, "application/octet-stream"))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    let blob = kernel.call_bytes(
+        "GET",
+        &format!("/api/cms/blobs/{}", sha256(&shared)),
+        &admin,
+        None,
+    );
+    assert_eq!(blob.status, 200, "{}", text(&blob));
+    let mut holders: Vec<String> = blob.json()["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    holders.sort();
+    let mut ids = ids;
+    ids.sort();
+    assert_eq!(holders, ids);
+    assert_eq!(blob.json()["keys"], 2, "{}", text(&blob));
+    for id in &ids {
+        let served = kernel.call_bytes("GET", &format!("/api/cms/delivery/assets/{id}"), &[], None);
+        assert_eq!(served.body, shared);
+    }
+}
