@@ -5,7 +5,9 @@
 //! locale fallback and ETags; drafts stay invisible, unpublishing hides an
 //! entry, old versions are restored, slug and unique clashes are 409s (also
 //! under concurrency), validation errors name the field, and every change
-//! lands in the event log as `cms.entry.*`.
+//! lands in the event log as `cms.entry.*`. Assets are uploaded with
+//! metadata, deduplicated, served with ranges and cached renditions, and
+//! cannot be deleted while an entry uses them.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,14 +19,14 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Kernel, Reply};
+use support::{Kernel, RawReply, Reply};
 
 fn start(data: &std::path::Path) -> Kernel {
-    start_configured(data, "")
+    start_with_config(data, "")
 }
 
-/// A kernel with the CMS configured for `en` and `fr`, plus `extra` TOML.
-fn start_configured(data: &std::path::Path, extra: &str) -> Kernel {
+/// A kernel whose CMS configuration has `extra` lines besides the locales.
+fn start_with_config(data: &std::path::Path, extra: &str) -> Kernel {
     let config = data.join("config");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
@@ -941,7 +943,7 @@ fn all_pages(kernel: &Kernel, query: &str, field: &str) -> Vec<Value> {
 fn filters_and_sorts_read_the_field_indexes_and_expensive_queries_are_refused() {
     let data = tempfile::tempdir().unwrap();
     // A budget of 50 reads per query, over 60 entries.
-    let kernel = start_configured(data.path(), "query-budget = \"50\"\n");
+    let kernel = start_with_config(data.path(), "query-budget = \"50\"\n");
     let product = json!({"name": "Product", "fields": [
         {"name": "name", "type": "text", "required": true, "localized": true},
         {"name": "price", "type": "number"},
@@ -1067,4 +1069,666 @@ fn filters_and_sorts_read_the_field_indexes_and_expensive_queries_are_refused() 
         "{}",
         top.body
     );
+}
+
+impl Session {
+    /// `method path` with raw bytes and exactly `headers` besides the
+    /// session's.
+    fn raw(
+        &self,
+        kernel: &Kernel,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> RawReply {
+        let mut all = vec![
+            ("cookie", self.cookie.as_str()),
+            ("x-csrf-token", self.csrf.as_str()),
+        ];
+        all.extend_from_slice(headers);
+        kernel.call_bytes(method, path, &all, body)
+    }
+
+    /// Uploads `bytes` as `content_type` with the metadata `query`.
+    fn upload(&self, kernel: &Kernel, bytes: &[u8], content_type: &str, query: &str) -> RawReply {
+        self.raw(
+            kernel,
+            "POST",
+            &format!("/api/cms/assets{query}"),
+            &[("content-type", content_type)],
+            Some(bytes),
+        )
+    }
+}
+
+/// The id of an upload that must succeed.
+fn uploaded(reply: &RawReply) -> String {
+    assert_eq!(
+        reply.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    reply.json()["id"].as_str().unwrap().to_owned()
+}
+
+/// A `width`×`height` PNG with a gradient, so that resizing has work to do.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbaImage::from_fn(width, height, |x, y| {
+        image::Rgba([(x * 7 % 256) as u8, (y * 5 % 256) as u8, 90, 255])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let image =
+        image::RgbImage::from_fn(width, height, |x, _| image::Rgb([(x % 256) as u8, 40, 200]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn text(reply: &RawReply) -> String {
+    String::from_utf8_lossy(&reply.body).into_owned()
+}
+
+#[test]
+fn assets_are_uploaded_deduplicated_and_served_with_ranges_and_renditions() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start_with_config(data.path(), "max-asset-bytes = \"1MiB\"\n");
+    role(&kernel, "writer", &["cms.entry.read", "cms.entry.write"]);
+    role(&kernel, "librarian", &["cms.entry.read", "cms.asset.write"]);
+    let wendy = user(&kernel, "wendy", "writer");
+    let lara = user(&kernel, "lara", "librarian");
+    let photo = png(64, 32);
+
+    // Uploading needs cms.asset.write.
+    let anonymous = kernel.call_bytes(
+        "POST",
+        "/api/cms/assets",
+        &[("content-type", "image/png")],
+        Some(&photo),
+    );
+    assert_eq!(anonymous.status, 401, "{}", text(&anonymous));
+    let denied = wendy.upload(&kernel, &photo, "image/png", "");
+    assert_eq!(denied.status, 403, "{}", text(&denied));
+
+    // An image: metadata, dimensions, the SHA-256.
+    let first = lara.upload(
+        &kernel,
+        &photo,
+        "image/png",
+        "?filename=photo.png&title=A%20photo&alt=Stripes&tags=red,%20blue,red",
+    );
+    let first_id = uploaded(&first);
+    let record = first.json();
+    assert_eq!(record["filename"], "photo.png");
+    assert_eq!(record["content_type"], "image/png");
+    assert_eq!(record["size"], photo.len());
+    assert_eq!(record["sha256"], sha256(&photo));
+    assert_eq!(
+        (record["width"].clone(), record["height"].clone()),
+        (json!(64), json!(32))
+    );
+    assert_eq!(record["title"], "A photo");
+    assert_eq!(record["alt"], "Stripes");
+    assert_eq!(record["tags"], json!(["red", "blue"]));
+    assert_eq!(record["created_by"], "lara");
+
+    // The same bytes again, claimed as something else: a new asset, the
+    // same stored bytes, the type read from the bytes.
+    let again = lara.upload(&kernel, &photo, "application/octet-stream", "");
+    let again_id = uploaded(&again);
+    assert_ne!(again_id, first_id);
+    assert_eq!(again.json()["sha256"], sha256(&photo));
+    assert_eq!(again.json()["content_type"], "image/png");
+    let blob = lara.raw(
+        &kernel,
+        "GET",
+        &format!("/api/cms/blobs/{}", sha256(&photo)),
+        &[],
+        None,
+    );
+    assert_eq!(blob.status, 200, "{}", text(&blob));
+    assert_eq!(blob.json()["assets"], json!([first_id, again_id]));
+    assert_eq!(blob.json()["keys"], 1, "one chunk, stored once");
+
+    // A JPEG claimed as PNG is stored as a JPEG.
+    let photo_jpeg = jpeg(40, 30);
+    let lied = lara.upload(&kernel, &photo_jpeg, "image/png", "");
+    uploaded(&lied);
+    assert_eq!(lied.json()["content_type"], "image/jpeg");
+    assert_eq!(lied.json()["width"], 40);
+
+    // Clear refusals.
+    let empty = lara.upload(&kernel, b"", "text/plain", "");
+    assert_eq!(
+        (empty.status, empty.error_code()),
+        (400, "empty_body".into())
+    );
+    let untyped = lara.raw(&kernel, "POST", "/api/cms/assets", &[], Some(b"hello"));
+    assert_eq!(
+        (untyped.status, untyped.error_code()),
+        (400, "missing_content_type".into()),
+        "{}",
+        text(&untyped)
+    );
+    let nonsense = lara.upload(&kernel, b"hello", "nonsense", "");
+    assert_eq!(nonsense.error_code(), "invalid_content_type");
+    let not_png = lara.upload(&kernel, b"hello", "image/png", "");
+    assert_eq!(
+        (not_png.status, not_png.error_code()),
+        (400, "content_type_mismatch".into())
+    );
+    let too_large = lara.upload(
+        &kernel,
+        &vec![7u8; (1 << 20) + 1],
+        "application/octet-stream",
+        "",
+    );
+    assert_eq!(
+        (too_large.status, too_large.error_code()),
+        (413, "asset_too_large".into()),
+        "{}",
+        text(&too_large)
+    );
+    let bad_meta = lara.upload(&kernel, b"hello", "text/plain", "?filename=a/b");
+    assert_eq!(bad_meta.error_code(), "invalid_asset");
+
+    // A text file, served to anyone with its type, ETag and ranges.
+    let words = b"hello assets world";
+    let note = uploaded(&lara.upload(
+        &kernel,
+        words,
+        "text/plain; charset=utf-8",
+        "?filename=note.txt",
+    ));
+    let url = format!("/api/cms/delivery/assets/{note}");
+    let head = kernel.call_bytes("HEAD", &url, &[], None);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("18"));
+    assert!(head.body.is_empty());
+    let whole = kernel.call_bytes("GET", &url, &[], None);
+    assert_eq!(whole.status, 200, "{}", text(&whole));
+    assert_eq!(whole.body, words);
+    assert_eq!(
+        whole.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(whole.header("content-length"), Some("18"));
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    assert_eq!(whole.header("x-content-type-options"), Some("nosniff"));
+    let tag = format!("\"{}\"", sha256(words));
+    assert_eq!(whole.header("etag"), Some(tag.as_str()));
+    let part = kernel.call_bytes("GET", &url, &[("range", "bytes=6-11")], None);
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, b"assets");
+    assert_eq!(part.header("content-range"), Some("bytes 6-11/18"));
+    let tail = kernel.call_bytes("GET", &url, &[("range", "bytes=-5")], None);
+    assert_eq!(
+        (tail.status, tail.body.as_slice()),
+        (206, b"world".as_slice())
+    );
+    let beyond = kernel.call_bytes("GET", &url, &[("range", "bytes=18-")], None);
+    assert_eq!(beyond.status, 416, "{}", text(&beyond));
+    assert_eq!(beyond.header("content-range"), Some("bytes */18"));
+    let cached = kernel.call_bytes("GET", &url, &[("if-none-match", &tag)], None);
+    assert_eq!((cached.status, cached.body.len()), (304, 0));
+    let stale = kernel.call_bytes(
+        "GET",
+        &url,
+        &[("range", "bytes=0-4"), ("if-range", "\"old\"")],
+        None,
+    );
+    assert_eq!(
+        (stale.status, stale.body.as_slice()),
+        (200, words.as_slice())
+    );
+
+    // A file of several chunks: a range across a chunk boundary reads the
+    // right bytes.
+    let big: Vec<u8> = (0..600_000u32)
+        .map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let big_id = uploaded(&lara.upload(&kernel, &big, "application/octet-stream", ""));
+    let big_url = format!("/api/cms/delivery/assets/{big_id}");
+    let across = kernel.call_bytes("GET", &big_url, &[("range", "bytes=262100-524400")], None);
+    assert_eq!(across.status, 206);
+    assert_eq!(across.body, big[262_100..=524_400]);
+    assert_eq!(kernel.call_bytes("GET", &big_url, &[], None).body, big);
+
+    // Renditions: resized keeping the aspect ratio, cached after the first.
+    let small_url = format!("/api/cms/delivery/assets/{first_id}?w=16");
+    let small = kernel.call_bytes("GET", &small_url, &[], None);
+    assert_eq!(small.status, 200, "{}", text(&small));
+    assert_eq!(small.header("content-type"), Some("image/png"));
+    assert_eq!(small.header("x-rendition"), Some("generated"));
+    let decoded = image::load_from_memory(&small.body).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (16, 8));
+    let small_again = kernel.call_bytes("GET", &small_url, &[], None);
+    assert_eq!(small_again.header("x-rendition"), Some("cached"));
+    assert_eq!(small_again.body, small.body);
+    // The dedup copy shares the cache: same bytes, same rendition.
+    let shared = kernel.call_bytes(
+        "GET",
+        &format!("/api/cms/delivery/assets/{again_id}?w=16"),
+        &[],
+        None,
+    );
+    assert_eq!(shared.header("x-rendition"), Some("cached"));
+    let cover = kernel.call_bytes(
+        "GET",
+        &format!("/api/cms/delivery/assets/{first_id}?w=10&h=10&fit=cover&format=jpeg"),
+        &[],
+        None,
+    );
+    assert_eq!(cover.status, 200, "{}", text(&cover));
+    assert_eq!(cover.header("content-type"), Some("image/jpeg"));
+    let decoded = image::load_from_memory(&cover.body).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (10, 10));
+    let webp = kernel.call_bytes(
+        "GET",
+        &format!("/api/cms/delivery/assets/{first_id}?h=8&format=webp"),
+        &[],
+        None,
+    );
+    assert_eq!(webp.header("content-type"), Some("image/webp"));
+    assert!(webp.body.starts_with(b"RIFF"), "{}", webp.body.len());
+    let bad_width = kernel.call_bytes(
+        "GET",
+        &format!("/api/cms/delivery/assets/{first_id}?w=0"),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (bad_width.status, bad_width.error_code()),
+        (400, "invalid_query".into())
+    );
+    let of_text = kernel.call_bytes("GET", &format!("{url}?w=10"), &[], None);
+    assert_eq!(
+        (of_text.status, of_text.error_code()),
+        (415, "not_an_image".into())
+    );
+
+    // A broken image uploads (its header is fine) but has no rendition;
+    // the plugin keeps serving.
+    let mut broken = png(300, 200);
+    broken.truncate(broken.len() / 2);
+    let broken_id = uploaded(&lara.upload(&kernel, &broken, "image/png", ""));
+    let refused = kernel.call_bytes(
+        "GET",
+        &format!("/api/cms/delivery/assets/{broken_id}?w=10"),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (422, "malformed_image".into()),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(kernel.call_bytes("GET", &small_url, &[], None).status, 200);
+
+    // Metadata: read with cms.entry.read, changed with cms.asset.write.
+    let meta_url = format!("/api/cms/assets/{first_id}");
+    assert_eq!(
+        wendy.raw(&kernel, "GET", &meta_url, &[], None).json()["alt"],
+        "Stripes"
+    );
+    let change = br#"{"alt": "Red and blue stripes", "tags": ["stripes"]}"#;
+    let json_type = [("content-type", "application/json")];
+    let forbidden = wendy.raw(&kernel, "PUT", &meta_url, &json_type, Some(change));
+    assert_eq!(forbidden.status, 403);
+    let changed = lara.raw(&kernel, "PUT", &meta_url, &json_type, Some(change));
+    assert_eq!(changed.status, 200, "{}", text(&changed));
+    assert_eq!(changed.json()["alt"], "Red and blue stripes");
+    assert_eq!(changed.json()["tags"], json!(["stripes"]));
+    assert_eq!(changed.json()["title"], "A photo", "absent keys are kept");
+
+    // Search over metadata: every word must match, the title weighs most.
+    let search = |q: &str| -> Vec<String> {
+        let found = wendy.raw(
+            &kernel,
+            "GET",
+            &format!("/api/cms/assets/search?q={q}"),
+            &[],
+            None,
+        );
+        assert_eq!(found.status, 200, "{}", text(&found));
+        found.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(search("red+stripes"), std::slice::from_ref(&first_id));
+    assert_eq!(
+        search("NOTE"),
+        std::slice::from_ref(&note),
+        "the filename is indexed"
+    );
+    assert!(search("photo+note").is_empty());
+    let no_query = wendy.raw(&kernel, "GET", "/api/cms/assets/search", &[], None);
+    assert_eq!(no_query.error_code(), "invalid_query");
+
+    // Listing pages through every asset.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = wendy.raw(
+            &kernel,
+            "GET",
+            &format!("/api/cms/assets?limit=2{cursor}"),
+            &[],
+            None,
+        );
+        assert_eq!(page.status, 200, "{}", text(&page));
+        let page = page.json();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    let mut expected = vec![
+        first_id,
+        again_id,
+        lied.json()["id"].as_str().unwrap().to_owned(),
+        note,
+        big_id,
+        broken_id,
+    ];
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn assets_used_by_entries_are_not_deleted() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    role(&kernel, "editor", &["cms.entry.*", "cms.asset.write"]);
+    let ed = user(&kernel, "ed", "editor");
+    let gallery = json!({"fields": [
+        {"name": "title", "type": "text", "required": true},
+        {"name": "hero", "type": "asset", "accept": ["image/*"]}
+    ]});
+    let defined = kernel.admin_json("PUT", "/api/cms/types/gallery", Some(gallery));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let reserved = kernel.admin_json(
+        "PUT",
+        "/api/cms/types/assets",
+        Some(json!({"fields": [{"name": "a", "type": "text"}]})),
+    );
+    assert_eq!(reserved.status, 400, "{}", reserved.body);
+
+    let photo = png(20, 20);
+    let first = uploaded(&ed.upload(&kernel, &photo, "image/png", ""));
+    let second = uploaded(&ed.upload(&kernel, &photo, "image/png", ""));
+    let note = uploaded(&ed.upload(&kernel, b"words", "text/plain", ""));
+    // A rendition, so that there is one to delete with the bytes.
+    let rendition = kernel.call_bytes(
+        "GET",
+        &format!("/api/cms/delivery/assets/{first}?w=5"),
+        &[],
+        None,
+    );
+    assert_eq!(rendition.status, 200);
+
+    // The asset field: an image of this site.
+    let wrong_type = ed.post(
+        &kernel,
+        "/api/cms/types/gallery/entries",
+        json!({"data": {"title": "G", "hero": note}}),
+    );
+    assert_eq!(wrong_type.status, 400, "{}", wrong_type.body);
+    assert!(wrong_type.body.contains("`hero`"), "{}", wrong_type.body);
+    let missing = ed.post(
+        &kernel,
+        "/api/cms/types/gallery/entries",
+        json!({"data": {"title": "G", "hero": "a_999"}}),
+    );
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert!(
+        missing.body.contains("no asset `a_999`"),
+        "{}",
+        missing.body
+    );
+    let entry = ed.post(
+        &kernel,
+        "/api/cms/types/gallery/entries",
+        json!({"data": {"title": "G", "hero": first}}),
+    );
+    assert_eq!(entry.status, 201, "{}", entry.body);
+    let entry = entry.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(publish(&kernel, &ed, &entry).status, 200);
+
+    // In use by the draft and the published copy: refused, naming the entry.
+    let refused = ed.send(&kernel, "DELETE", &format!("/api/cms/assets/{first}"), None);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.error_code(), "asset_in_use");
+    assert!(
+        refused.body.contains(&format!("`{entry}`")),
+        "{}",
+        refused.body
+    );
+    let usage = ed.get(&kernel, &format!("/api/cms/assets/{first}/usage"));
+    assert_eq!(usage.json()["entries"], json!([entry]));
+
+    // The draft moves to the second asset; the published copy still uses
+    // the first.
+    let moved = ed.send(
+        &kernel,
+        "PUT",
+        &format!("/api/cms/entries/{entry}"),
+        Some(json!({"data": {"title": "G", "hero": second}})),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let still = ed.send(&kernel, "DELETE", &format!("/api/cms/assets/{first}"), None);
+    assert_eq!(
+        still.status, 409,
+        "the published copy uses it: {}",
+        still.body
+    );
+    // Published again: the first asset is free.
+    assert_eq!(publish(&kernel, &ed, &entry).status, 200);
+    let gone = ed.send(&kernel, "DELETE", &format!("/api/cms/assets/{first}"), None);
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    assert_eq!(
+        kernel
+            .call_bytes(
+                "GET",
+                &format!("/api/cms/delivery/assets/{first}"),
+                &[],
+                None
+            )
+            .status,
+        404
+    );
+    // The bytes stay for the second asset.
+    let blob_url = format!("/api/cms/blobs/{}", sha256(&photo));
+    let blob = ed.get(&kernel, &blob_url);
+    assert_eq!(blob.status, 200, "{}", blob.body);
+    assert_eq!(blob.json()["assets"], json!([second]));
+    assert_eq!(
+        blob.json()["keys"],
+        3,
+        "one chunk and a cached rendition (record and chunk)"
+    );
+
+    // Deleting the entry frees the second asset; deleting it removes the
+    // bytes and their renditions.
+    assert_eq!(
+        ed.send(
+            &kernel,
+            "DELETE",
+            &format!("/api/cms/assets/{second}"),
+            None
+        )
+        .status,
+        409
+    );
+    assert_eq!(
+        ed.send(
+            &kernel,
+            "DELETE",
+            &format!("/api/cms/entries/{entry}"),
+            None
+        )
+        .status,
+        204
+    );
+    let last = ed.send(
+        &kernel,
+        "DELETE",
+        &format!("/api/cms/assets/{second}"),
+        None,
+    );
+    assert_eq!(last.status, 204, "{}", last.body);
+    let blob = ed.get(&kernel, &blob_url);
+    assert_eq!(
+        (blob.status, blob.error_code()),
+        (404, "unknown_blob".into()),
+        "{}",
+        blob.body
+    );
+
+    // Each upload and deletion is an event (a CDN purge can follow them).
+    let log = kernel.admin_json("GET", "/admin/events?topic=cms.asset.", None);
+    assert_eq!(log.status, 200, "{}", log.body);
+    let topics: Vec<(String, String)> = log.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            (
+                event["topic"].as_str().unwrap().to_owned(),
+                event["payload"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("cms.asset.created".to_owned(), first.clone()),
+        ("cms.asset.deleted".to_owned(), first.clone()),
+        ("cms.asset.deleted".to_owned(), second.clone()),
+    ] {
+        assert!(topics.contains(&expected), "{expected:?} in {topics:?}");
+    }
+}
+
+/// CRC-32 (IEEE), for patching a PNG header in a test.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn renditions_stay_within_the_plugins_limits_and_uploads_race_safely() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    let token = format!("Bearer {}", kernel.admin_token());
+    let admin = [("authorization", token.as_str())];
+    let upload = |bytes: &[u8], content_type: &str| -> RawReply {
+        let headers = [admin[0], ("content-type", content_type)];
+        kernel.call_bytes("POST", "/api/cms/assets", &headers, Some(bytes))
+    };
+
+    // A 4-megapixel photo-sized image is resized within the memory and
+    // time limits.
+    let large = png(2400, 1600);
+    let large_id = uploaded(&upload(&large, "image/png"));
+    let url = format!("/api/cms/delivery/assets/{large_id}?w=300");
+    let small = kernel.call_bytes("GET", &url, &[], None);
+    assert_eq!(small.status, 200, "{}", text(&small));
+    let decoded = image::load_from_memory(&small.body).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (300, 200));
+
+    // A decompression bomb: a valid PNG header claiming 16384×16384 pixels
+    // (1 GiB decoded). The upload is accepted (the header is sound); a
+    // rendition is a clear 422, not an out-of-memory trap.
+    let mut bomb = png(1, 1);
+    bomb.splice(16..24, [0, 0, 0x40, 0, 0, 0, 0x40, 0]);
+    let crc = crc32(&bomb[12..29]).to_be_bytes();
+    bomb.splice(29..33, crc);
+    let bomb_reply = upload(&bomb, "image/png");
+    let bomb_id = uploaded(&bomb_reply);
+    assert_eq!(bomb_reply.json()["width"], 16384);
+    let refused = kernel.call_bytes(
+        "GET",
+        &format!("/api/cms/delivery/assets/{bomb_id}?w=100"),
+        &[],
+        None,
+    );
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (422, "image_too_large".into()),
+        "{}",
+        text(&refused)
+    );
+    let again = kernel.call_bytes("GET", &url, &[], None);
+    assert_eq!(again.status, 200, "the plugin keeps serving");
+    assert_eq!(again.header("x-rendition"), Some("cached"));
+
+    // Eight uploads of the same new bytes at once: eight assets, one copy
+    // of the bytes (two chunks), no chunks of a losing upload left behind.
+    let shared: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8).collect();
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| uploaded(&upload(&shared, "application/octet-stream"))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    let blob = kernel.call_bytes(
+        "GET",
+        &format!("/api/cms/blobs/{}", sha256(&shared)),
+        &admin,
+        None,
+    );
+    assert_eq!(blob.status, 200, "{}", text(&blob));
+    let mut holders: Vec<String> = blob.json()["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    holders.sort();
+    let mut ids = ids;
+    ids.sort();
+    assert_eq!(holders, ids);
+    assert_eq!(blob.json()["keys"], 2, "{}", text(&blob));
+    for id in &ids {
+        let served = kernel.call_bytes("GET", &format!("/api/cms/delivery/assets/{id}"), &[], None);
+        assert_eq!(served.body, shared);
+    }
 }

@@ -2,22 +2,32 @@
 //! per site with unique slugs and values, publishing, and a headless
 //! delivery API for published content with filters, sorting, cursor
 //! pagination, locale fallback and ETags, and full-text search over
-//! published entries, and publishing or unpublishing at a scheduled time.
-//! See `docs/cms.md`.
+//! published entries; publishing or unpublishing at a scheduled time; and
+//! digital assets: deduplicated, chunked uploads with metadata, served
+//! with ranges and cached image renditions, which entries refer to through
+//! `asset` fields. See `docs/cms.md`.
 //!
 //! The pure rules (type and entry validation, locales, the delivery query
 //! language, rendering) live in modules that never call the kernel and are
 //! unit-tested natively; `store`, `routes` and the handlers of `delivery`
 //! talk to the kernel.
 
+mod asset_delivery;
+mod asset_search;
+mod assets;
+mod blobs;
 pub mod conditional;
 pub mod delivery;
 pub mod field_index;
 pub mod locales;
+pub mod media;
 pub mod model;
 pub mod openapi;
 pub mod planner;
 pub mod query;
+pub mod ranges;
+mod refs;
+pub mod renditions;
 mod routes;
 pub mod schedule;
 pub mod schema;

@@ -29,6 +29,10 @@ pub fn value_schema(field: &Field) -> Value {
         Kind::Boolean => json!({"type": "boolean"}),
         Kind::Datetime => json!({"type": "string", "format": "date-time"}),
         Kind::Enum => json!({"type": "string", "enum": field.values}),
+        Kind::Asset => json!({
+            "type": "string",
+            "description": "The id of an asset on the same site; its bytes are at /api/cms/delivery/assets/{id}.",
+        }),
         Kind::Reference => json!({
             "type": "string",
             "description": format!(
@@ -331,6 +335,51 @@ fn editorial_paths() -> Map<String, Value> {
         "parameters": [query_parameter("q", "The words, all required."), query_parameter("type", "Only this type."),
                        query_parameter("locale", "The locale to search."), query_parameter("limit", "1 to 50.")],
         "responses": {"200": {"description": "`{\"query\", \"locale\", \"items\": [...]}` by relevance."}, "400": error_response("An invalid query.")}}}),
+    );
+    let asset_id = path_parameter("id", "The asset's id.");
+    add(
+        "/assets",
+        json!({
+        "post": {"tags": ["assets"], "summary": "Upload a file (the raw body, typed by Content-Type); needs `cms.asset.write`", "security": secured,
+            "parameters": [query_parameter("filename", "The file name."), query_parameter("title", "A title."),
+                           query_parameter("alt", "Alternative text."), query_parameter("tags", "Comma-separated tags.")],
+            "requestBody": {"required": true, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+            "responses": {"201": {"description": "The asset record."}, "400": error_response("An invalid upload."),
+                          "413": error_response("Larger than `max-asset-bytes`.")}},
+        "get": {"tags": ["assets"], "summary": "List assets", "security": secured,
+            "parameters": [query_parameter("limit", "1 to 100."), query_parameter("cursor", "The previous page's `next_cursor`.")],
+            "responses": {"200": {"description": "`{\"items\": [...], \"next_cursor\"}`"}}}}),
+    );
+    add(
+        "/assets/{id}",
+        json!({
+        "get": {"tags": ["assets"], "summary": "An asset's record", "security": secured, "parameters": [asset_id],
+            "responses": {"200": {"description": "The record."}, "404": error_response("No such asset.")}},
+        "put": {"tags": ["assets"], "summary": "Change an asset's metadata; needs `cms.asset.write`", "security": secured, "parameters": [asset_id],
+            "responses": {"200": {"description": "The record."}}},
+        "delete": {"tags": ["assets"], "summary": "Delete an asset no entry uses; needs `cms.asset.write`", "security": secured, "parameters": [asset_id],
+            "responses": {"204": {"description": "Deleted."}, "409": error_response("Entries use it (`asset_in_use`).")}}}),
+    );
+    add(
+        "/assets/{id}/usage",
+        json!({"get": {"tags": ["assets"], "summary": "The entries that use an asset", "security": secured,
+        "parameters": [asset_id], "responses": {"200": {"description": "`{\"id\", \"entries\": [...]}`"}}}}),
+    );
+    add(
+        "/assets/search",
+        json!({"get": {"tags": ["assets"], "summary": "Search asset metadata", "security": secured,
+        "parameters": [query_parameter("q", "The words, all required."), query_parameter("limit", "1 to 50.")],
+        "responses": {"200": {"description": "Matching assets by score."}}}}),
+    );
+    add(
+        "/delivery/assets/{id}",
+        json!({"get": {"tags": ["delivery"], "summary": "An asset's bytes, a byte range, or an image rendition",
+        "parameters": [asset_id, query_parameter("w", "Rendition width."), query_parameter("h", "Rendition height."),
+                       query_parameter("fit", "contain or cover."), query_parameter("format", "png, jpeg or webp."),
+                       {"name": "Range", "in": "header", "required": false, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "The bytes."}, "206": {"description": "A byte range."},
+                      "304": {"description": "Not modified."}, "416": {"description": "Range not satisfiable."},
+                      "422": error_response("An image that cannot be rendered.")}}}),
     );
     add(
         "/openapi.json",

@@ -6,11 +6,16 @@
 use serde_json::{Map, Value};
 use tessera_sdk::prelude::*;
 
+use std::collections::BTreeSet;
+
 use crate::locales::Locales;
 use crate::model::{Entry, event_payload};
 use crate::schema::{Invalid, TypeDef, is_name};
 use crate::store::{self, Draft};
-use crate::{delivery, openapi, schedule, search, validate};
+use crate::validate::Lookup;
+use crate::{
+    asset_delivery, asset_search, assets, delivery, openapi, refs, schedule, search, validate,
+};
 
 const MANAGE: &str = "cms.type.manage";
 /// Reading types, drafts, versions and schedules.
@@ -40,11 +45,26 @@ pub fn router() -> Router {
         .get("/entries/:id/schedule", schedule::get)
         .delete("/entries/:id/schedule", schedule::delete)
         .get("/schedules", schedule::list)
+        .post("/assets", assets::upload)
+        .get("/assets", assets::list)
+        .get("/assets/:id", assets::show)
+        .put("/assets/:id", assets::update)
+        .delete("/assets/:id", assets::delete)
+        .get("/assets/:id/usage", assets::usage)
+        .get("/assets/search", asset_search::handle)
+        .get("/blobs/:sha", assets::blob)
         .get("/delivery/:type", delivery::list)
         .get("/delivery/:type/:entry", delivery::one)
+        // A literal segment beats a parameter: `/delivery/assets/{id}` is
+        // never read as an entry of a type `assets` (a reserved type key).
+        .get("/delivery/assets/:id", asset_delivery::serve)
+        .route(Method::Head, "/delivery/assets/:id", asset_delivery::serve)
         .get("/search", search::handle)
         .get("/openapi.json", openapi::handle)
 }
+
+/// Type keys that would clash with other delivery routes.
+const RESERVED_TYPES: [&str; 1] = ["assets"];
 
 /// The caller's site and username, once `permission` is checked.
 pub(crate) fn caller(permission: &str) -> Result<(String, String), Error> {
@@ -89,6 +109,13 @@ pub(crate) fn announce(topic: &str, site: &str, entry: &Entry) {
 fn put_type(request: &Request, params: &Params) -> Result<Response, Error> {
     let (site, by) = caller(MANAGE)?;
     let key = type_key(params)?;
+    if RESERVED_TYPES.contains(&key) {
+        return Err(Error::new(
+            400,
+            "invalid_key",
+            format!("`{key}` is reserved (the delivery API serves assets under /delivery/assets)"),
+        ));
+    }
     let def: TypeDef = request.json()?;
     def.validate()
         .map_err(|invalid| Error::new(400, "invalid_type", invalid.to_string()))?;
@@ -204,10 +231,71 @@ fn validated(
     def: &TypeDef,
     data: &Map<String, Value>,
 ) -> Result<Map<String, Value>, Error> {
-    let mut resolve =
-        |id: &str| store::entry_type(site, id).map_err(|error| Invalid::new("", error.to_string()));
+    let mut resolve = |lookup: Lookup, id: &str| {
+        match lookup {
+            Lookup::Entry => store::entry_type(site, id),
+            Lookup::Asset => assets::media_type_of(site, id),
+        }
+        .map_err(|error| Invalid::new("", error.to_string()))
+    };
     validate::entry(def, data, &Locales::configured(), &mut resolve)
         .map_err(|invalid| invalid_entry(&invalid))
+}
+
+/// The assets the stored draft and published copy of entry `id` use (none
+/// once the entry is gone), by the asset fields of its type's latest
+/// schema.
+fn used_assets(site: &str, id: &str) -> Result<BTreeSet<String>, Error> {
+    let entry = match store::entry(site, id) {
+        Ok((entry, _)) => entry,
+        Err(error) if error.status == 404 => return Ok(BTreeSet::new()),
+        Err(error) => return Err(error),
+    };
+    let Ok(stored) = store::latest_type(site, &entry.kind) else {
+        return Ok(BTreeSet::new());
+    };
+    let mut ids = validate::asset_ids(&stored.def, &entry.data);
+    if entry.published_version.is_some()
+        && let Some(doc) = store::published(site, &entry.kind, id)?
+    {
+        ids.extend(validate::asset_ids(&stored.def, &doc.fields));
+    }
+    Ok(ids)
+}
+
+/// Brings the asset references of entry `id` in line with what it stores
+/// now. The change itself is stored, so a failure is logged: at worst an
+/// asset stays undeletable until the entry's next change.
+fn sync_assets(site: &str, id: &str) {
+    if let Err(error) = used_assets(site, id).and_then(|ids| refs::sync(site, id, &ids)) {
+        log::warn(&format!(
+            "cannot update the asset references of entry {id}: {error}"
+        ));
+    }
+}
+
+/// [`store::save`], holding references to the assets the new draft (and
+/// the published copy) use before the write, so that none of them can be
+/// deleted meanwhile; see [`refs`].
+fn save(
+    site: &str,
+    def: &TypeDef,
+    previous: Option<(&Entry, &[u8])>,
+    draft: Draft,
+    by: &str,
+) -> Result<Entry, Error> {
+    let id = draft.id.clone();
+    let mut wanted = validate::asset_ids(def, &draft.data);
+    if let Some((old, _)) = previous
+        && old.published_version.is_some()
+        && let Some(doc) = store::published(site, &old.kind, &old.id)?
+    {
+        wanted.extend(validate::asset_ids(def, &doc.fields));
+    }
+    refs::hold(site, &id, &wanted, |asset| assets::exists(site, asset))?;
+    let entry = store::save(site, def, previous, draft, by, jobs::now_ms())?;
+    sync_assets(site, &id);
+    Ok(entry)
 }
 
 fn create_entry(request: &Request, params: &Params) -> Result<Response, Error> {
@@ -232,7 +320,7 @@ fn create_entry(request: &Request, params: &Params) -> Result<Response, Error> {
         schema_version: stored.version,
         restored_from: None,
     };
-    let entry = store::save(&site, &stored.def, None, draft, &by, jobs::now_ms())?;
+    let entry = save(&site, &stored.def, None, draft, &by)?;
     announce("cms.entry.created", &site, &entry);
     Ok(Response::json(201, &entry))
 }
@@ -268,14 +356,7 @@ fn update_entry(request: &Request, params: &Params) -> Result<Response, Error> {
         schema_version: stored.version,
         restored_from: None,
     };
-    let entry = store::save(
-        &site,
-        &stored.def,
-        Some((&old, &raw)),
-        draft,
-        &by,
-        jobs::now_ms(),
-    )?;
+    let entry = save(&site, &stored.def, Some((&old, &raw)), draft, &by)?;
     announce("cms.entry.updated", &site, &entry);
     Ok(Response::ok_json(&entry))
 }
@@ -289,6 +370,7 @@ fn delete_entry(_: &Request, params: &Params) -> Result<Response, Error> {
         .map(|stored| stored.def);
     let entry = store::delete(&site, id, def.as_ref())?;
     schedule::cancel(&site, id)?;
+    sync_assets(&site, id);
     announce("cms.entry.deleted", &site, &entry);
     Ok(Response::empty(204))
 }
@@ -352,14 +434,7 @@ fn restore_version(_: &Request, params: &Params) -> Result<Response, Error> {
         schema_version: stored.version,
         restored_from: Some(number),
     };
-    let entry = store::save(
-        &site,
-        &stored.def,
-        Some((&old, &raw)),
-        draft,
-        &by,
-        jobs::now_ms(),
-    )?;
+    let entry = save(&site, &stored.def, Some((&old, &raw)), draft, &by)?;
     announce("cms.entry.updated", &site, &entry);
     Ok(Response::ok_json(&entry))
 }
@@ -367,6 +442,7 @@ fn restore_version(_: &Request, params: &Params) -> Result<Response, Error> {
 fn publish(_: &Request, params: &Params) -> Result<Response, Error> {
     let (site, _) = caller(PUBLISH)?;
     let entry = store::publish(&site, params.require("id")?, jobs::now_ms())?;
+    sync_assets(&site, &entry.id);
     announce("cms.entry.published", &site, &entry);
     Ok(Response::ok_json(&entry))
 }
@@ -374,6 +450,7 @@ fn publish(_: &Request, params: &Params) -> Result<Response, Error> {
 fn unpublish(_: &Request, params: &Params) -> Result<Response, Error> {
     let (site, _) = caller(PUBLISH)?;
     let entry = store::unpublish(&site, params.require("id")?)?;
+    sync_assets(&site, &entry.id);
     announce("cms.entry.unpublished", &site, &entry);
     Ok(Response::ok_json(&entry))
 }

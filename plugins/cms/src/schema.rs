@@ -27,6 +27,9 @@ pub enum Kind {
     Enum,
     /// The id of an entry of the type `to`.
     Reference,
+    /// The id of an asset on the same site, of a media type in `accept`
+    /// when given.
+    Asset,
 }
 
 /// One field of a content type.
@@ -63,6 +66,44 @@ pub struct Field {
     /// The content type a reference points to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// The media types an asset field accepts: `image/png` or `image/*`
+    /// (empty: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accept: Vec<String>,
+}
+
+/// Whether `media_type` (parameters ignored) matches one of `patterns`
+/// (`type/subtype` or `type/*`); an empty list accepts anything.
+pub fn accepts(patterns: &[String], media_type: &str) -> bool {
+    let essence = media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    patterns.is_empty()
+        || patterns
+            .iter()
+            .any(|pattern| match pattern.strip_suffix("/*") {
+                Some(kind) => essence
+                    .split_once('/')
+                    .is_some_and(|(actual, _)| actual == kind),
+                None => *pattern == essence,
+            })
+}
+
+fn is_media_pattern(pattern: &str) -> bool {
+    let token = |text: &str| {
+        !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$&-^_.+".contains(&b))
+    };
+    match pattern.split_once('/') {
+        Some((kind, "*")) => token(kind),
+        Some((kind, subtype)) => token(kind) && token(subtype),
+        None => false,
+    }
 }
 
 fn is_false(value: &bool) -> bool {
@@ -205,6 +246,17 @@ impl Field {
             (Kind::Reference, Some(_)) | (_, None) => {}
             (_, Some(_)) => return Err(("to", "`to` applies to reference fields only".into())),
         }
+        if !self.accept.is_empty() {
+            if self.kind != Kind::Asset {
+                return Err(("accept", "`accept` applies to asset fields only".into()));
+            }
+            if let Some(bad) = self.accept.iter().find(|p| !is_media_pattern(p)) {
+                return Err((
+                    "accept",
+                    format!("`{bad}` is not a media type such as `image/png` or `image/*`"),
+                ));
+            }
+        }
         if let Some(pattern) = &self.pattern {
             if !matches!(self.kind, Kind::Text | Kind::RichText) {
                 return Err(("pattern", "`pattern` applies to text fields only".into()));
@@ -265,10 +317,16 @@ mod tests {
             {"name": "at", "type": "datetime"},
             {"name": "tone", "type": "enum", "values": ["calm", "loud"]},
             {"name": "sku", "type": "text", "pattern": "^[A-Z]{3}-\\d+$"},
-            {"name": "author", "type": "reference", "to": "author"}
+            {"name": "author", "type": "reference", "to": "author"},
+            {"name": "hero", "type": "asset", "accept": ["image/*", "application/pdf"]}
         ]))
         .unwrap();
         assert_eq!(article.validate(), Ok(()));
+        let accept = &article.field("hero").unwrap().accept;
+        assert!(accepts(accept, "image/png"));
+        assert!(accepts(accept, "application/pdf"));
+        assert!(!accepts(accept, "text/plain; charset=utf-8"));
+        assert!(accepts(&[], "text/plain"));
         assert_eq!(article.field("tone").unwrap().kind, Kind::Enum);
     }
 
@@ -336,6 +394,14 @@ mod tests {
         assert_eq!(
             refused(json!([{"name": "a", "type": "text", "to": "b"}])).field,
             "fields[0].to"
+        );
+        assert_eq!(
+            refused(json!([{"name": "a", "type": "text", "accept": ["image/*"]}])).field,
+            "fields[0].accept"
+        );
+        assert_eq!(
+            refused(json!([{"name": "a", "type": "asset", "accept": ["image"]}])).field,
+            "fields[0].accept"
         );
         assert_eq!(
             refused(json!([{"name": "a", "type": "boolean", "unique": true}])).field,

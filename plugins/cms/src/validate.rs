@@ -1,13 +1,26 @@
-//! Entry validation against a content type. Pure: references are resolved
-//! through a callback so that the rules are testable natively.
+//! Entry validation against a content type. Pure: references to entries
+//! and assets are resolved through a callback so that the rules are
+//! testable natively.
+
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
 use crate::locales::Locales;
-use crate::schema::{Field, Invalid, Kind, TypeDef};
+use crate::schema::{Field, Invalid, Kind, TypeDef, accepts};
 
-/// Resolves an entry id to the key of its type (`None`: no such entry).
-pub type Resolve<'a> = dyn FnMut(&str) -> Result<Option<String>, Invalid> + 'a;
+/// What a [`Resolve`] callback looks up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// An entry id: answer the key of its type.
+    Entry,
+    /// An asset id: answer its media type.
+    Asset,
+}
+
+/// Resolves an entry id to the key of its type, or an asset id to its
+/// media type (`None`: no such entry or asset).
+pub type Resolve<'a> = dyn FnMut(Lookup, &str) -> Result<Option<String>, Invalid> + 'a;
 
 /// Checks `data` against `def`: every key is a field, every value has the
 /// field's type and passes its rules, required fields are present.
@@ -121,13 +134,47 @@ fn check(field: &Field, value: &Value, resolve: &mut Resolve<'_>) -> Result<(), 
         Kind::Reference => {
             let id = value.as_str().ok_or("must be an entry id (a string)")?;
             let to = field.to.as_deref().unwrap_or_default();
-            match resolve(id).map_err(|invalid| invalid.message)? {
+            match resolve(Lookup::Entry, id).map_err(|invalid| invalid.message)? {
                 Some(kind) if kind == to => Ok(()),
                 Some(kind) => Err(format!("entry `{id}` is a `{kind}`, not a `{to}`")),
                 None => Err(format!("no entry `{id}` on this site")),
             }
         }
+        Kind::Asset => {
+            let id = value.as_str().ok_or("must be an asset id (a string)")?;
+            match resolve(Lookup::Asset, id).map_err(|invalid| invalid.message)? {
+                Some(media_type) if accepts(&field.accept, &media_type) => Ok(()),
+                Some(media_type) => Err(format!(
+                    "asset `{id}` is {media_type}, not one of {}",
+                    field.accept.join(", ")
+                )),
+                None => Err(format!("no asset `{id}` on this site")),
+            }
+        }
     }
+}
+
+/// The ids of the assets `data` refers to through the asset fields of
+/// `def` (localized ones in every locale).
+pub fn asset_ids(def: &TypeDef, data: &Map<String, Value>) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for field in def.fields.iter().filter(|field| field.kind == Kind::Asset) {
+        match data.get(&field.name) {
+            Some(Value::String(id)) => {
+                ids.insert(id.clone());
+            }
+            Some(Value::Object(per_locale)) => {
+                ids.extend(
+                    per_locale
+                        .values()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned),
+                );
+            }
+            _ => {}
+        }
+    }
+    ids
 }
 
 fn range(field: &Field, value: f64, unit: &str) -> Result<(), String> {
@@ -222,7 +269,9 @@ mod tests {
             {"name": "at", "type": "datetime"},
             {"name": "tone", "type": "enum", "values": ["calm", "loud"]},
             {"name": "author", "type": "reference", "to": "author"},
-            {"name": "sku", "type": "text", "pattern": "^[A-Z]{3}-\\d+$"}
+            {"name": "sku", "type": "text", "pattern": "^[A-Z]{3}-\\d+$"},
+            {"name": "hero", "type": "asset", "accept": ["image/*"]},
+            {"name": "files", "type": "asset", "localized": true}
         ]}))
         .unwrap()
     }
@@ -232,10 +281,12 @@ mod tests {
     }
 
     fn run(data: Value) -> Result<Map<String, Value>, Invalid> {
-        let mut resolve = |id: &str| {
-            Ok(match id {
-                "a1" => Some("author".to_owned()),
-                "p1" => Some("page".to_owned()),
+        let mut resolve = |lookup: Lookup, id: &str| {
+            Ok(match (lookup, id) {
+                (Lookup::Entry, "a1") => Some("author".to_owned()),
+                (Lookup::Entry, "p1") => Some("page".to_owned()),
+                (Lookup::Asset, "img") => Some("image/png".to_owned()),
+                (Lookup::Asset, "doc") => Some("text/plain; charset=utf-8".to_owned()),
                 _ => None,
             })
         };
@@ -300,6 +351,21 @@ mod tests {
         assert_eq!(field_of(json!({"title": ok, "author": "p1"})), "author");
         assert_eq!(field_of(json!({"title": ok, "author": "nobody"})), "author");
         assert_eq!(field_of(json!({"title": ok, "sku": "abc-1"})), "sku");
+        assert_eq!(field_of(json!({"title": ok, "hero": "doc"})), "hero");
+        assert_eq!(field_of(json!({"title": ok, "hero": "a1"})), "hero");
+        assert_eq!(field_of(json!({"title": ok, "hero": 7})), "hero");
+        assert_eq!(
+            field_of(json!({"title": ok, "files": {"fr": "nope"}})),
+            "files.fr"
+        );
+        let with_assets =
+            run(json!({"title": ok, "hero": "img", "files": {"en": "doc", "fr": "img"}})).unwrap();
+        assert_eq!(
+            asset_ids(&article(), &with_assets)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["doc", "img"]
+        );
         assert!(run(json!({"title": ok, "sku": "ABC-12"})).is_ok());
         let message = run(json!({"title": ok, "price": 101}))
             .unwrap_err()
