@@ -202,6 +202,20 @@ fn the_editorial_loop_runs_from_type_to_delivery() {
     assert_eq!(updated.json()["version"], 2);
     assert_eq!(updated.json()["slug"], "hello", "the slug is kept");
     assert_eq!(updated.json()["updated_by"], "wendy");
+    let diff = wendy.get(
+        &kernel,
+        &format!("/api/cms/entries/{hello}/versions/1/diff/2"),
+    );
+    assert_eq!(diff.status, 200, "{}", diff.body);
+    assert_eq!(
+        diff.json()["differences"],
+        json!([{"path": "price", "change": "changed", "from": 10, "to": 12}])
+    );
+    let no_version = wendy.get(
+        &kernel,
+        &format!("/api/cms/entries/{hello}/versions/1/diff/9"),
+    );
+    assert_eq!(no_version.status, 404, "{}", no_version.body);
 
     // Validation names the field; slugs and unique values are claimed.
     let invalid = create(

@@ -20,19 +20,16 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
-use support::{load, native_server, options, report, tessera_server};
+use support::{
+    build_plugin, load, native_server, options, print_setup, report, runtime_with, tessera_server,
+};
 use tessera_host_api::bindings::tessera::plugin::http_types::{Method, Request as WitRequest};
 use tessera_kernel::identity::{AuthMethod, Principal, PrincipalUser};
-use tessera_kernel::metrics::Metrics;
-use tessera_kernel::plugin_build::{self, PluginCrate};
-use tessera_kernel::runtime::{CallContext, EngineSettings, PluginSource, Runtime};
-use tessera_kernel::storage::{SledStorage, Storage};
+use tessera_kernel::runtime::{CallContext, Runtime};
 
 /// How many entries to seed (`--entries N`, default 10 000).
 fn entries() -> usize {
@@ -146,50 +143,18 @@ async fn seed(runtime: &Arc<Runtime>, count: usize) {
 fn main() {
     let options = options();
     let count = entries();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let cms = PluginCrate::open(&root.join("plugins/cms")).unwrap();
-    plugin_build::build(std::slice::from_ref(&cms)).unwrap();
-    let component = cms.built_component().unwrap();
-
+    let cms = build_plugin("plugins/cms");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let data = tempfile::tempdir().unwrap();
-        let storage: Arc<dyn Storage> =
-            Arc::new(SledStorage::open(&data.path().join("db")).unwrap());
-        let kernel = Arc::new(
-            Runtime::new(
-                &EngineSettings::default(),
-                storage.clone(),
-                Arc::new(Metrics::new()),
-                data.path().join("cache"),
-            )
-            .unwrap(),
-        );
-        kernel
-            .load(&PluginSource {
-                manifest: cms.manifest.clone(),
-                component: std::fs::read(&component).unwrap(),
-                config_overrides: BTreeMap::new(),
-            })
-            .await
-            .unwrap();
+        let (kernel, storage) = runtime_with(&cms, data.path()).await;
         seed(&kernel, count).await;
         let tessera = tessera_server(kernel.clone()).await;
         let native = native_server(storage.clone()).await;
-        println!(
-            "{} s per run, {} connections, {} cores",
-            options.seconds,
-            options.connections,
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        );
+        print_setup(&options);
         let baseline = load(native, "GET", "/counter", &options).await;
         let one = load(
             tessera,

@@ -16,17 +16,15 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{load, native_server, options, percentile, report, report_one, tessera_server};
+use support::{
+    build_plugin, load, native_server, options, percentile, print_setup, report, report_one,
+    runtime_with, tessera_server,
+};
 use tessera_host_api::bindings::tessera::plugin::http_types::{Method, Request as WitRequest};
-use tessera_kernel::metrics::Metrics;
-use tessera_kernel::plugin_build::{self, PluginCrate};
-use tessera_kernel::runtime::{CallContext, EngineSettings, PluginSource, Runtime};
-use tessera_kernel::storage::{SledStorage, Storage};
+use tessera_kernel::runtime::{CallContext, Runtime};
 
 /// Mean and percentiles of `Runtime::call_handler` alone: a fresh instance
 /// from the pre-instantiated component, one `handle` call, no HTTP.
@@ -75,50 +73,18 @@ async fn instantiate_and_call(
 
 fn main() {
     let options = options();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let hello = PluginCrate::open(&root.join("examples/hello")).unwrap();
-    plugin_build::build(std::slice::from_ref(&hello)).unwrap();
-    let component = hello.built_component().unwrap();
-
+    let hello = build_plugin("examples/hello");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let data = tempfile::tempdir().unwrap();
-        let storage: Arc<dyn Storage> =
-            Arc::new(SledStorage::open(&data.path().join("db")).unwrap());
-        let kernel = Arc::new(
-            Runtime::new(
-                &EngineSettings::default(),
-                storage.clone(),
-                Arc::new(Metrics::new()),
-                data.path().join("cache"),
-            )
-            .unwrap(),
-        );
-        kernel
-            .load(&PluginSource {
-                manifest: hello.manifest.clone(),
-                component: std::fs::read(&component).unwrap(),
-                config_overrides: BTreeMap::new(),
-            })
-            .await
-            .unwrap();
+        let (kernel, storage) = runtime_with(&hello, data.path()).await;
         let tessera = tessera_server(kernel.clone()).await;
         let native = native_server(storage.clone()).await;
 
-        println!(
-            "{} s per run, {} connections, {} cores",
-            options.seconds,
-            options.connections,
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        );
+        print_setup(&options);
         let runs = |phase: &str| options.only == "all" || options.only == phase;
         if runs("instantiate") {
             let (mean, p50, p99) = instantiate_and_call(&kernel, 20_000).await;

@@ -19,8 +19,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tessera_kernel::events::{EventLog, EventStore, NAMESPACE};
 use tessera_kernel::http::{AppState, Server};
 use tessera_kernel::identity::{Identity, IdentitySettings};
-use tessera_kernel::runtime::Runtime;
-use tessera_kernel::storage::{Namespace, Storage};
+use tessera_kernel::metrics::Metrics;
+use tessera_kernel::plugin_build::{self, PluginCrate};
+use tessera_kernel::runtime::{EngineSettings, PluginSource, Runtime};
+use tessera_kernel::storage::{Namespace, SledStorage, Storage};
 
 /// Command-line options of a bench run.
 pub struct Options {
@@ -255,5 +257,57 @@ pub fn report(label: &str, plugin: &Measured, native: &Measured) {
         "",
         plugin.rps / native.rps,
         plugin.p50.as_secs_f64() / native.p50.as_secs_f64()
+    );
+}
+
+/// Builds the plugin crate at `path` (relative to the repository root) for
+/// `wasm32-wasip2`, with `tessera plugin build`'s code path.
+pub fn build_plugin(path: &str) -> PluginCrate {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let plugin = PluginCrate::open(&root.join(path)).unwrap();
+    plugin_build::build(std::slice::from_ref(&plugin)).unwrap();
+    plugin
+}
+
+/// A runtime on a fresh sled database under `data`, with `plugin` loaded;
+/// and its storage.
+pub async fn runtime_with(
+    plugin: &PluginCrate,
+    data: &std::path::Path,
+) -> (Arc<Runtime>, Arc<dyn Storage>) {
+    let storage: Arc<dyn Storage> = Arc::new(SledStorage::open(&data.join("db")).unwrap());
+    let runtime = Arc::new(
+        Runtime::new(
+            &EngineSettings::default(),
+            storage.clone(),
+            Arc::new(Metrics::new()),
+            data.join("cache"),
+        )
+        .unwrap(),
+    );
+    let component = plugin.built_component().unwrap();
+    runtime
+        .load(&PluginSource {
+            manifest: plugin.manifest.clone(),
+            component: std::fs::read(&component).unwrap(),
+            config_overrides: std::collections::BTreeMap::new(),
+        })
+        .await
+        .unwrap();
+    (runtime, storage)
+}
+
+/// The first line of a report: the run's shape.
+pub fn print_setup(options: &Options) {
+    println!(
+        "{} s per run, {} connections, {} cores",
+        options.seconds,
+        options.connections,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
 }

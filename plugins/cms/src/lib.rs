@@ -18,6 +18,7 @@ mod assets;
 mod blobs;
 pub mod conditional;
 pub mod delivery;
+pub mod diff;
 pub mod field_index;
 pub mod locales;
 pub mod media;

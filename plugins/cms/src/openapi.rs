@@ -300,6 +300,14 @@ fn editorial_paths() -> Map<String, Value> {
         "responses": {"200": {"description": "Oldest first."}}}}),
     );
     add(
+        "/entries/{id}/versions/{from}/diff/{to}",
+        json!({"get": {"tags": ["entries"], "summary": "What changed between two versions", "security": secured,
+        "parameters": [id, {"name": "from", "in": "path", "required": true, "schema": {"type": "integer"}},
+                       {"name": "to", "in": "path", "required": true, "schema": {"type": "integer"}}],
+        "responses": {"200": {"description": "`{\"differences\": [{\"path\", \"change\", \"from\", \"to\"}]}`"},
+                      "404": error_response("No such entry or version.")}}}),
+    );
+    add(
         "/entries/{id}/versions/{version}/restore",
         json!({"post": {"tags": ["entries"], "summary": "Save an old version as the new draft", "security": secured,
         "parameters": [id, {"name": "version", "in": "path", "required": true, "schema": {"type": "integer"}}],

@@ -14,7 +14,7 @@ use crate::schema::{Invalid, TypeDef, is_name};
 use crate::store::{self, Draft};
 use crate::validate::Lookup;
 use crate::{
-    asset_delivery, asset_search, assets, delivery, openapi, refs, schedule, search, validate,
+    asset_delivery, asset_search, assets, delivery, diff, openapi, refs, schedule, search, validate,
 };
 
 const MANAGE: &str = "cms.type.manage";
@@ -39,6 +39,7 @@ pub fn router() -> Router {
         .get("/entries/:id/versions", list_versions)
         .get("/entries/:id/versions/:version", get_version)
         .post("/entries/:id/versions/:version/restore", restore_version)
+        .get("/entries/:id/versions/:from/diff/:to", diff::handle)
         .post("/entries/:id/publish", publish)
         .post("/entries/:id/unpublish", unpublish)
         .put("/entries/:id/schedule", schedule::put)
