@@ -440,18 +440,36 @@ fn restore_version(_: &Request, params: &Params) -> Result<Response, Error> {
     Ok(Response::ok_json(&entry))
 }
 
+/// Publishes the draft of `id` on `site`, then updates its asset references
+/// and announces it: what a request and a scheduled publish both do.
+pub(crate) fn publish_entry(site: &str, id: &str) -> Result<Entry, Error> {
+    let entry = store::publish(site, id, jobs::now_ms())?;
+    sync_assets(site, &entry.id);
+    announce("cms.entry.published", site, &entry);
+    Ok(entry)
+}
+
+/// Withdraws the published copy of `id` on `site`, then updates its asset
+/// references and announces it.
+pub(crate) fn unpublish_entry(site: &str, id: &str) -> Result<Entry, Error> {
+    let entry = store::unpublish(site, id)?;
+    sync_assets(site, &entry.id);
+    announce("cms.entry.unpublished", site, &entry);
+    Ok(entry)
+}
+
 fn publish(_: &Request, params: &Params) -> Result<Response, Error> {
     let (site, _) = caller(PUBLISH)?;
-    let entry = store::publish(&site, params.require("id")?, jobs::now_ms())?;
-    sync_assets(&site, &entry.id);
-    announce("cms.entry.published", &site, &entry);
-    Ok(Response::ok_json(&entry))
+    Ok(Response::ok_json(&publish_entry(
+        &site,
+        params.require("id")?,
+    )?))
 }
 
 fn unpublish(_: &Request, params: &Params) -> Result<Response, Error> {
     let (site, _) = caller(PUBLISH)?;
-    let entry = store::unpublish(&site, params.require("id")?)?;
-    sync_assets(&site, &entry.id);
-    announce("cms.entry.unpublished", &site, &entry);
-    Ok(Response::ok_json(&entry))
+    Ok(Response::ok_json(&unpublish_entry(
+        &site,
+        params.require("id")?,
+    )?))
 }

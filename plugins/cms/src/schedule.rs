@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use tessera_sdk::prelude::*;
 use tessera_sdk::storage::{self, CasOutcome};
 
-use crate::routes::{PUBLISH, READ, announce, caller};
+use crate::routes::{PUBLISH, READ, caller, publish_entry, unpublish_entry};
 use crate::store;
 
 /// What a job does to its entry.
@@ -277,15 +277,12 @@ pub fn run_job(name: &str, payload: &[u8]) -> Result<(), String> {
         log::info(&format!("{name}: no longer scheduled; nothing to do"));
         return Ok(());
     }
-    let now = jobs::now_ms();
     let outcome = match job.action {
-        Action::Publish => store::publish(&job.site, &job.id, now)
-            .map(|entry| announce("cms.entry.published", &job.site, &entry)),
-        Action::Unpublish => store::unpublish(&job.site, &job.id)
-            .map(|entry| announce("cms.entry.unpublished", &job.site, &entry)),
+        Action::Publish => publish_entry(&job.site, &job.id),
+        Action::Unpublish => unpublish_entry(&job.site, &job.id),
     };
     match outcome {
-        Ok(()) => log::info(&format!("{name}: done")),
+        Ok(_) => log::info(&format!("{name}: done")),
         Err(error) if [404, 409].contains(&error.status) => {
             log::warn(&format!("{name}: skipped: {}", error.message));
         }
