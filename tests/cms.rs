@@ -870,7 +870,11 @@ fn the_openapi_document_follows_the_types_and_delivery_honours_if_modified_since
     assert!(before.json()["paths"]["/api/cms/delivery/product"].is_null());
     let product = json!({"name": "Product", "fields": [
         {"name": "name", "type": "text", "required": true, "localized": true, "max": 60},
-        {"name": "price", "type": "number", "min": 0}
+        {"name": "price", "type": "number", "min": 0},
+        {"name": "specs", "type": "group", "repeatable": true, "max_items": 10, "fields": [
+            {"name": "label", "type": "text", "required": true},
+            {"name": "value", "type": "number"}
+        ]}
     ]});
     let defined = kernel.admin_json("PUT", "/api/cms/types/product", Some(product));
     assert_eq!(defined.status, 201, "{}", defined.body);
@@ -892,13 +896,37 @@ fn the_openapi_document_follows_the_types_and_delivery_honours_if_modified_since
         schemas["ProductFields"]["properties"]["price"],
         json!({"type": "number", "minimum": 0})
     );
+    assert_eq!(
+        schemas["ProductData"]["properties"]["specs"],
+        json!({"type": "array", "maxItems": 10, "items": {
+            "type": "object", "additionalProperties": false,
+            "properties": {"label": {"type": "string"}, "value": {"type": "number"}},
+            "required": ["label"]}})
+    );
 
     // Conditional requests by date: a copy as new as the last change is
     // current; any publish or unpublish after it makes it stale.
+    // A repeatable group is checked item by item, the error naming the item.
+    let unlabelled = kernel.admin_json(
+        "POST",
+        "/api/cms/types/product/entries",
+        Some(
+            json!({"data": {"name": {"en": "Lamp"}, "specs": [{"label": "Height"}, {"value": 3}]}}),
+        ),
+    );
+    assert_eq!(unlabelled.status, 400, "{}", unlabelled.body);
+    assert!(
+        unlabelled.body.contains("`specs[1].label`: is required"),
+        "{}",
+        unlabelled.body
+    );
     let created = kernel.admin_json(
         "POST",
         "/api/cms/types/product/entries",
-        Some(json!({"slug": "lamp", "data": {"name": {"en": "Lamp"}, "price": 30}})),
+        Some(
+            json!({"slug": "lamp", "data": {"name": {"en": "Lamp"}, "price": 30,
+            "specs": [{"label": "Height", "value": 40}, {"label": "Colour"}]}}),
+        ),
     );
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.json()["id"].as_str().unwrap().to_owned();
@@ -907,6 +935,10 @@ fn the_openapi_document_follows_the_types_and_delivery_honours_if_modified_since
     let published_at = published.json()["published_at"].as_u64().unwrap();
     let one = format!("/api/cms/delivery/product/{id}");
     let list = "/api/cms/delivery/product";
+    assert_eq!(
+        kernel.get(&one).json()["fields"]["specs"],
+        json!([{"label": "Height", "value": 40}, {"label": "Colour"}])
+    );
     let current = http_date(published_at + 1_000);
     let older = http_date(published_at - 1_000);
     assert_eq!(status_since(&kernel, &one, &current), 304);

@@ -5,8 +5,9 @@
 //! them.
 //!
 //! For every published entry and every indexed field (every field of the
-//! type except rich text, and the metadata `slug`, `locale`, `version`,
-//! `published_at`), two keys with empty values:
+//! type except rich text, groups and repeatable fields, and the metadata
+//! `slug`, `locale`, `version`, `published_at`), two keys with empty
+//! values:
 //!
 //! ```text
 //! site/{site}/fidx/{type}/a/{scope}/{field}/{ascending encoding}/{id}
@@ -76,7 +77,7 @@ pub fn indexed_fields(def: &TypeDef) -> Vec<IndexedField> {
     let fields = def
         .fields
         .iter()
-        .filter(|field| field.kind != Kind::RichText)
+        .filter(|field| !field.repeatable && !matches!(field.kind, Kind::RichText | Kind::Group))
         .map(|field| IndexedField {
             name: field.name.clone(),
             localized: field.localized,

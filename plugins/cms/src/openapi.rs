@@ -20,9 +20,42 @@ use crate::store;
 const BASE: &str = "/api/cms";
 
 /// The JSON Schema of one value of `field` (one locale's value for a
-/// localized field).
+/// localized field): a list of items for a repeatable field.
 pub fn value_schema(field: &Field) -> Value {
+    let item = item_schema(field);
+    if !field.repeatable {
+        return item;
+    }
+    let mut list = json!({"type": "array", "items": item});
+    if let Value::Object(rules) = &mut list {
+        let min = field.min_items.or(field.required.then_some(1));
+        for (key, bound) in [("minItems", min), ("maxItems", field.max_items)] {
+            if let Some(bound) = bound {
+                rules.insert(key.to_owned(), json!(bound));
+            }
+        }
+    }
+    list
+}
+
+/// The JSON Schema of one item of `field`.
+fn item_schema(field: &Field) -> Value {
     let mut schema = match field.kind {
+        Kind::Group => json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": field
+                .fields
+                .iter()
+                .map(|sub| (sub.name.clone(), value_schema(sub)))
+                .collect::<Map<String, Value>>(),
+            "required": field
+                .fields
+                .iter()
+                .filter(|sub| sub.required)
+                .map(|sub| sub.name.as_str())
+                .collect::<Vec<_>>(),
+        }),
         Kind::Text => json!({"type": "string"}),
         Kind::RichText => json!({"type": "string", "contentMediaType": "text/markdown"}),
         Kind::Number => json!({"type": "number"}),

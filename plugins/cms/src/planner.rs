@@ -56,7 +56,7 @@ fn too_expensive(why: &str) -> Error {
         422,
         "query_too_expensive",
         format!(
-            "{why}: a list query may read at most {budget} entries. Add an `eq` or `in` filter, or a narrower range, on an indexed field (every field but rich text, and slug, locale, version, published_at), or sort by one indexed field"
+            "{why}: a list query may read at most {budget} entries. Add an `eq` or `in` filter, or a narrower range, on an indexed field (every field but rich text, groups and repeatable fields; and slug, locale, version, published_at), or sort by one indexed field"
         ),
     )
 }

@@ -30,6 +30,9 @@ pub enum Kind {
     /// The id of an asset on the same site, of a media type in `accept`
     /// when given.
     Asset,
+    /// An object of named sub-fields (`fields`), such as an address or, with
+    /// `repeatable`, the rows of a specification table.
+    Group,
 }
 
 /// One field of a content type.
@@ -70,7 +73,23 @@ pub struct Field {
     /// (empty: any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accept: Vec<String>,
+    /// The value is a list of such values (`required`: at least one).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub repeatable: bool,
+    /// The fewest items of a repeatable field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_items: Option<u32>,
+    /// The most items of a repeatable field (at most [`MAX_ITEMS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_items: Option<u32>,
+    /// The sub-fields of a group: not groups themselves, not localized,
+    /// not unique.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Field>,
 }
+
+/// The most items a repeatable field may hold.
+pub const MAX_ITEMS: u32 = 1000;
 
 /// Whether `media_type` (parameters ignored) matches one of `patterns`
 /// (`type/subtype` or `type/*`); an empty list accepts anything.
@@ -166,40 +185,104 @@ impl TypeDef {
         if self.fields.is_empty() {
             return Err(Invalid::new("fields", "a type needs at least one field"));
         }
-        let mut seen = BTreeSet::new();
-        for (index, field) in self.fields.iter().enumerate() {
-            let at = |what: &str| format!("fields[{index}].{what}");
-            if !is_name(&field.name) || field.name.contains('-') {
-                return Err(Invalid::new(
-                    at("name"),
-                    format!(
-                        "`{}` is not a field name: use 1 to 64 lower-case letters, digits or `_`, starting with a letter",
-                        field.name
-                    ),
-                ));
-            }
-            if RESERVED.contains(&field.name.as_str()) {
-                return Err(Invalid::new(
-                    at("name"),
-                    format!("`{}` is reserved for entry metadata", field.name),
-                ));
-            }
-            if !seen.insert(field.name.as_str()) {
-                return Err(Invalid::new(
-                    at("name"),
-                    format!("`{}` is defined twice", field.name),
-                ));
-            }
-            field
-                .validate()
-                .map_err(|(what, message)| Invalid::new(at(what), message))?;
-        }
-        Ok(())
+        validate_fields(&self.fields, "fields", false)
     }
+}
+
+/// Checks a list of fields at `path` (`fields`, or `fields[2].fields` for
+/// a group's); `nested` for a group's sub-fields.
+fn validate_fields(fields: &[Field], path: &str, nested: bool) -> Result<(), Invalid> {
+    let mut seen = BTreeSet::new();
+    for (index, field) in fields.iter().enumerate() {
+        let at = |what: &str| format!("{path}[{index}].{what}");
+        if !is_name(&field.name) || field.name.contains('-') {
+            return Err(Invalid::new(
+                at("name"),
+                format!(
+                    "`{}` is not a field name: use 1 to 64 lower-case letters, digits or `_`, starting with a letter",
+                    field.name
+                ),
+            ));
+        }
+        if !nested && RESERVED.contains(&field.name.as_str()) {
+            return Err(Invalid::new(
+                at("name"),
+                format!("`{}` is reserved for entry metadata", field.name),
+            ));
+        }
+        if !seen.insert(field.name.as_str()) {
+            return Err(Invalid::new(
+                at("name"),
+                format!("`{}` is defined twice", field.name),
+            ));
+        }
+        if nested {
+            let refused = if field.kind == Kind::Group {
+                Some(("type", "a group cannot hold another group"))
+            } else if field.localized {
+                Some(("localized", "localize the whole group, not its sub-fields"))
+            } else if field.unique {
+                Some(("unique", "a group's sub-fields cannot be unique"))
+            } else {
+                None
+            };
+            if let Some((what, message)) = refused {
+                return Err(Invalid::new(at(what), message));
+            }
+        }
+        field
+            .validate()
+            .map_err(|(what, message)| Invalid::new(at(what), message))?;
+        if field.kind == Kind::Group {
+            validate_fields(&field.fields, &at("fields"), true)?;
+        }
+    }
+    Ok(())
 }
 
 impl Field {
     fn validate(&self) -> Result<(), (&'static str, String)> {
+        self.validate_shape()?;
+        self.validate_rules()
+    }
+
+    /// Groups, repeatable fields and their item counts.
+    fn validate_shape(&self) -> Result<(), (&'static str, String)> {
+        match (self.kind, self.fields.is_empty()) {
+            (Kind::Group, true) => {
+                return Err(("fields", "a group needs at least one field".into()));
+            }
+            (Kind::Group, false) | (_, true) => {}
+            (_, false) => return Err(("fields", "`fields` applies to group fields only".into())),
+        }
+        if !self.repeatable && (self.min_items.is_some() || self.max_items.is_some()) {
+            return Err((
+                "min_items",
+                "`min_items` and `max_items` apply to repeatable fields only".into(),
+            ));
+        }
+        if let (Some(min), Some(max)) = (self.min_items, self.max_items)
+            && min > max
+        {
+            return Err((
+                "max_items",
+                format!("`max_items` ({max}) is less than `min_items` ({min})"),
+            ));
+        }
+        if self.max_items.is_some_and(|max| max > MAX_ITEMS) {
+            return Err(("max_items", format!("`max_items` is at most {MAX_ITEMS}")));
+        }
+        if self.unique && (self.repeatable || self.kind == Kind::Group) {
+            return Err((
+                "unique",
+                "repeatable and group fields cannot be unique".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The rules of one value.
+    fn validate_rules(&self) -> Result<(), (&'static str, String)> {
         let ranged = matches!(self.kind, Kind::Text | Kind::RichText | Kind::Number);
         if !ranged && (self.min.is_some() || self.max.is_some()) {
             return Err((
@@ -305,6 +388,56 @@ mod tests {
 
     fn refused(fields: serde_json::Value) -> Invalid {
         def(fields).unwrap().validate().unwrap_err()
+    }
+
+    #[test]
+    fn groups_and_repeatable_fields_have_their_own_rules() {
+        let ok = def(json!([
+            {"name": "tags", "type": "text", "repeatable": true, "min_items": 1, "max_items": 5},
+            {"name": "specs", "type": "group", "repeatable": true, "localized": true, "fields": [
+                {"name": "label", "type": "text", "required": true},
+                {"name": "photos", "type": "asset", "repeatable": true}
+            ]}
+        ]))
+        .unwrap();
+        assert_eq!(ok.validate(), Ok(()));
+        for (fields, at) in [
+            (json!([{"name": "g", "type": "group"}]), "fields[0].fields"),
+            (
+                json!([{"name": "t", "type": "text", "fields": [{"name": "a", "type": "text"}]}]),
+                "fields[0].fields",
+            ),
+            (
+                json!([{"name": "t", "type": "text", "max_items": 3}]),
+                "fields[0].min_items",
+            ),
+            (
+                json!([{"name": "t", "type": "text", "repeatable": true, "min_items": 4, "max_items": 3}]),
+                "fields[0].max_items",
+            ),
+            (
+                json!([{"name": "t", "type": "text", "repeatable": true, "max_items": 5000}]),
+                "fields[0].max_items",
+            ),
+            (
+                json!([{"name": "t", "type": "text", "repeatable": true, "unique": true}]),
+                "fields[0].unique",
+            ),
+            (
+                json!([{"name": "g", "type": "group", "fields": [{"name": "h", "type": "group", "fields": [{"name": "x", "type": "text"}]}]}]),
+                "fields[0].fields[0].type",
+            ),
+            (
+                json!([{"name": "g", "type": "group", "fields": [{"name": "x", "type": "text", "localized": true}]}]),
+                "fields[0].fields[0].localized",
+            ),
+            (
+                json!([{"name": "g", "type": "group", "fields": [{"name": "x", "type": "text"}, {"name": "x", "type": "number"}]}]),
+                "fields[0].fields[1].name",
+            ),
+        ] {
+            assert_eq!(refused(fields.clone()).field, at, "{fields}");
+        }
     }
 
     #[test]

@@ -87,7 +87,11 @@ pub fn strip_tags(text: &str) -> String {
 /// The field that titles an entry: the text field named `title`, else the
 /// first text field.
 pub fn title_field(def: &TypeDef) -> Option<&str> {
-    let text = || def.fields.iter().filter(|field| field.kind == Kind::Text);
+    let text = || {
+        def.fields
+            .iter()
+            .filter(|field| field.kind == Kind::Text && !field.repeatable)
+    };
     text()
         .find(|field| field.name == "title")
         .or_else(|| text().next())

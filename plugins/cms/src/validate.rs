@@ -65,8 +65,7 @@ pub fn entry(
                     ));
                 }
                 if !value.is_null() {
-                    check(field, value, resolve).map_err(|message| Invalid::new(at, message))?;
-                    kept.insert(locale.clone(), value.clone());
+                    kept.insert(locale.clone(), checked(field, value, &at, resolve)?);
                 }
             }
             if field.required && !kept.contains_key(locales.default()) {
@@ -79,12 +78,95 @@ pub fn entry(
                 clean.insert(field.name.clone(), Value::Object(kept));
             }
         } else {
-            check(field, value, resolve)
-                .map_err(|message| Invalid::new(field.name.as_str(), message))?;
-            clean.insert(field.name.clone(), value.clone());
+            clean.insert(
+                field.name.clone(),
+                checked(field, value, &field.name, resolve)?,
+            );
         }
     }
     Ok(clean)
+}
+
+/// Checks one (non-null) value of `field` found at `path`: a list for a
+/// repeatable field, each item (or the value) by [`checked_item`]. Returns
+/// the value to store.
+fn checked(
+    field: &Field,
+    value: &Value,
+    path: &str,
+    resolve: &mut Resolve<'_>,
+) -> Result<Value, Invalid> {
+    if !field.repeatable {
+        return checked_item(field, value, path, resolve);
+    }
+    let Value::Array(items) = value else {
+        return Err(Invalid::new(path, "is repeatable: send a list of values"));
+    };
+    let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    let (min, max) = (
+        field.min_items.unwrap_or(u32::from(field.required)),
+        field.max_items.unwrap_or(crate::schema::MAX_ITEMS),
+    );
+    if count < min {
+        return Err(Invalid::new(
+            path,
+            format!("needs at least {min} items, got {count}"),
+        ));
+    }
+    if count > max {
+        return Err(Invalid::new(
+            path,
+            format!("holds at most {max} items, got {count}"),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| checked_item(field, item, &format!("{path}[{index}]"), resolve))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
+}
+
+/// Checks one item of `field` at `path`: a group's object field by field
+/// (unknown keys refused, nulls dropped, required sub-fields present), a
+/// scalar by its rules.
+fn checked_item(
+    field: &Field,
+    value: &Value,
+    path: &str,
+    resolve: &mut Resolve<'_>,
+) -> Result<Value, Invalid> {
+    if field.kind != Kind::Group {
+        check(field, value, resolve).map_err(|message| Invalid::new(path, message))?;
+        return Ok(value.clone());
+    }
+    let Value::Object(values) = value else {
+        return Err(Invalid::new(
+            path,
+            "is a group: send an object of its fields",
+        ));
+    };
+    if let Some(unknown) = values
+        .keys()
+        .find(|key| !field.fields.iter().any(|sub| &sub.name == *key))
+    {
+        return Err(Invalid::new(
+            format!("{path}.{unknown}"),
+            "is not a field of this group",
+        ));
+    }
+    let mut clean = Map::new();
+    for sub in &field.fields {
+        let at = format!("{path}.{}", sub.name);
+        match values.get(&sub.name).filter(|value| !value.is_null()) {
+            Some(value) => {
+                clean.insert(sub.name.clone(), checked(sub, value, &at, resolve)?);
+            }
+            None if sub.required => return Err(Invalid::new(at, "is required")),
+            None => {}
+        }
+    }
+    Ok(Value::Object(clean))
 }
 
 fn check(field: &Field, value: &Value, resolve: &mut Resolve<'_>) -> Result<(), String> {
@@ -140,6 +222,8 @@ fn check(field: &Field, value: &Value, resolve: &mut Resolve<'_>) -> Result<(), 
                 None => Err(format!("no entry `{id}` on this site")),
             }
         }
+        // Groups are checked field by field in `checked_item`.
+        Kind::Group => Ok(()),
         Kind::Asset => {
             let id = value.as_str().ok_or("must be an asset id (a string)")?;
             match resolve(Lookup::Asset, id).map_err(|invalid| invalid.message)? {
@@ -155,26 +239,50 @@ fn check(field: &Field, value: &Value, resolve: &mut Resolve<'_>) -> Result<(), 
 }
 
 /// The ids of the assets `data` refers to through the asset fields of
-/// `def` (localized ones in every locale).
+/// `def`, at any depth: in every locale, every item of a repeatable field
+/// and every group.
 pub fn asset_ids(def: &TypeDef, data: &Map<String, Value>) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
-    for field in def.fields.iter().filter(|field| field.kind == Kind::Asset) {
-        match data.get(&field.name) {
-            Some(Value::String(id)) => {
-                ids.insert(id.clone());
-            }
-            Some(Value::Object(per_locale)) => {
-                ids.extend(
-                    per_locale
-                        .values()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned),
-                );
-            }
-            _ => {}
+    for field in &def.fields {
+        if let Some(value) = data.get(&field.name) {
+            collect_assets(field, value, field.localized, &mut ids);
         }
     }
     ids
+}
+
+/// Adds the asset ids in `value` of `field` to `ids`; `per_locale`: the
+/// value is an object of locale → value.
+fn collect_assets(field: &Field, value: &Value, per_locale: bool, ids: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(locales) if per_locale => {
+            for value in locales.values() {
+                collect_assets(field, value, false, ids);
+            }
+        }
+        Value::Array(items) if field.repeatable => {
+            for item in items {
+                collect_item_assets(field, item, ids);
+            }
+        }
+        item => collect_item_assets(field, item, ids),
+    }
+}
+
+fn collect_item_assets(field: &Field, item: &Value, ids: &mut BTreeSet<String>) {
+    match (field.kind, item) {
+        (Kind::Asset, Value::String(id)) => {
+            ids.insert(id.clone());
+        }
+        (Kind::Group, Value::Object(values)) => {
+            for sub in &field.fields {
+                if let Some(value) = values.get(&sub.name) {
+                    collect_assets(sub, value, false, ids);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn range(field: &Field, value: f64, unit: &str) -> Result<(), String> {
@@ -271,7 +379,17 @@ mod tests {
             {"name": "author", "type": "reference", "to": "author"},
             {"name": "sku", "type": "text", "pattern": "^[A-Z]{3}-\\d+$"},
             {"name": "hero", "type": "asset", "accept": ["image/*"]},
-            {"name": "files", "type": "asset", "localized": true}
+            {"name": "files", "type": "asset", "localized": true},
+            {"name": "tags", "type": "text", "repeatable": true, "max_items": 3, "max": 8},
+            {"name": "specs", "type": "group", "repeatable": true, "fields": [
+                {"name": "label", "type": "text", "required": true},
+                {"name": "value", "type": "number", "min": 0},
+                {"name": "photo", "type": "asset"},
+                {"name": "notes", "type": "text", "repeatable": true}
+            ]},
+            {"name": "address", "type": "group", "fields": [
+                {"name": "city", "type": "text", "required": true}
+            ]}
         ]}))
         .unwrap()
     }
@@ -371,6 +489,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(message, "`price`: must be at most 100");
+    }
+
+    #[test]
+    fn repeatable_fields_and_groups_are_checked_item_by_item() {
+        let good = json!({"title": {"en": "Hi"}, "tags": ["a", "b"],
+            "specs": [{"label": "Weight", "value": 3, "photo": "img", "notes": ["x"]},
+                      {"label": "Size", "value": null}],
+            "address": {"city": "Lyon"}});
+        let kept = run(good).unwrap();
+        assert_eq!(kept["specs"][1], json!({"label": "Size"}), "nulls dropped");
+        let ids = asset_ids(&article(), &kept);
+        assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["img"]);
+        for (data, field) in [
+            (json!({"tags": "a"}), "tags"),
+            (json!({"tags": ["a", "b", "c", "d"]}), "tags"),
+            (json!({"tags": ["a", "much too long"]}), "tags[1]"),
+            (json!({"specs": [{"value": 1}]}), "specs[0].label"),
+            (
+                json!({"specs": [{"label": "L", "value": -1}]}),
+                "specs[0].value",
+            ),
+            (
+                json!({"specs": [{"label": "L", "colour": 1}]}),
+                "specs[0].colour",
+            ),
+            (
+                json!({"specs": [{"label": "L", "notes": [1]}]}),
+                "specs[0].notes[0]",
+            ),
+            (
+                json!({"specs": [{"label": "L", "photo": "nope"}]}),
+                "specs[0].photo",
+            ),
+            (json!({"address": []}), "address"),
+            (json!({"address": {}}), "address.city"),
+        ] {
+            let mut data = data;
+            data["title"] = json!({"en": "Hi"});
+            assert_eq!(field_of(data.clone()), field, "{data}");
+        }
     }
 
     #[test]
