@@ -1762,3 +1762,131 @@ fn renditions_stay_within_the_plugins_limits_and_uploads_race_safely() {
         assert_eq!(served.body, shared);
     }
 }
+
+#[test]
+fn a_submitted_draft_is_published_when_a_reviewer_approves_it_in_the_workflow() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("tessera.cms.toml"),
+        "review-workflow = \"cms-review\"\n",
+    )
+    .unwrap();
+    let kernel = support::start_with_plugins(
+        data.path(),
+        &[("TESSERA_ADMIN_PASSWORD", support::ADMIN_PASSWORD)],
+        &[
+            support::repo_root().join("plugins/cms"),
+            support::repo_root().join("plugins/workflow"),
+        ],
+    );
+    let review = json!({
+        "name": "CMS review",
+        "initial": "in_review",
+        "states": [{"name": "in_review"}, {"name": "approved", "terminal": true},
+                   {"name": "rejected", "terminal": true}],
+        "transitions": [
+            {"name": "approve", "from": "in_review", "to": "approved", "roles": ["reviewer"]},
+            {"name": "reject", "from": "in_review", "to": "rejected", "roles": ["reviewer"]}
+        ],
+        "actions": [{"on_enter": "approved", "publish": "workflow.cms.approved"},
+                    {"on_enter": "rejected", "publish": "workflow.cms.rejected"}]
+    });
+    let defined = kernel.admin_json("PUT", "/api/workflow/definitions/cms-review", Some(review));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let defined = kernel.admin_json("PUT", "/api/cms/types/article", Some(article_type()));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    role(
+        &kernel,
+        "writer",
+        &[
+            "cms.entry.read",
+            "cms.entry.write",
+            "workflow.instance.read",
+        ],
+    );
+    role(
+        &kernel,
+        "reviewer",
+        &["cms.entry.read", "workflow.instance.read"],
+    );
+    let wendy = user(&kernel, "wendy", "writer");
+    let rex = user(&kernel, "rex", "reviewer");
+
+    // Submit: the review is pending and cannot be submitted twice.
+    let id = created(
+        &kernel,
+        &wendy,
+        "launch",
+        json!({"title": {"en": "Launch"}}),
+    );
+    let submit_path = format!("/api/cms/entries/{id}/submit");
+    let submitted = wendy.post(&kernel, &submit_path, json!({"comment": "ready"}));
+    assert_eq!(submitted.status, 202, "{}", submitted.body);
+    assert_eq!(submitted.json()["status"], "pending");
+    assert_eq!(submitted.json()["version"], 1);
+    let twice = wendy.post(&kernel, &submit_path, json!({}));
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert_eq!(twice.error_code(), "already_in_review");
+
+    // The workflow plugin starts an instance from the event: a task for rex.
+    let task = |subject: &str| {
+        poll(
+            || rex.get(&kernel, "/api/workflow/tasks"),
+            |reply| reply.body.contains(&format!("\"{subject}\"")),
+        )
+        .json()["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|task| task["subject"]["id"] == subject)
+            .unwrap_or_else(|| panic!("no task for {subject}"))["instance"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let instance = task(&id);
+    let approve = format!("/api/workflow/instances/{instance}/transitions/approve");
+    let not_reviewer = wendy.post(&kernel, &approve, json!({}));
+    assert_eq!(not_reviewer.status, 403, "{}", not_reviewer.body);
+    let delivery = format!("/api/cms/delivery/article/{id}");
+    assert_eq!(kernel.get(&delivery).status, 404, "not before approval");
+    let approved = rex.post(&kernel, &approve, json!({"comment": "ship it"}));
+    assert_eq!(approved.status, 200, "{}", approved.body);
+
+    // The approval publishes the submitted version.
+    let live = poll(|| kernel.get(&delivery), |reply| reply.status == 200);
+    assert_eq!(live.status, 200, "published on approval: {}", live.body);
+    let record = wendy.get(&kernel, &format!("/api/cms/entries/{id}/review"));
+    assert_eq!(record.json()["status"], "approved", "{}", record.body);
+    assert_eq!(record.json()["decided_by"], "rex");
+    assert_eq!(record.json()["decision_comment"], "ship it");
+
+    // A rejection publishes nothing.
+    let other = created(&kernel, &wendy, "other", json!({"title": {"en": "Other"}}));
+    let sent = wendy.post(
+        &kernel,
+        &format!("/api/cms/entries/{other}/submit"),
+        json!({}),
+    );
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    let instance = task(&other);
+    let rejected = rex.post(
+        &kernel,
+        &format!("/api/workflow/instances/{instance}/transitions/reject"),
+        json!({"comment": "not yet"}),
+    );
+    assert_eq!(rejected.status, 200, "{}", rejected.body);
+    let record = poll(
+        || wendy.get(&kernel, &format!("/api/cms/entries/{other}/review")),
+        |reply| reply.json()["status"] != "pending",
+    );
+    assert_eq!(record.json()["status"], "rejected", "{}", record.body);
+    assert_eq!(
+        kernel
+            .get(&format!("/api/cms/delivery/article/{other}"))
+            .status,
+        404
+    );
+}

@@ -29,6 +29,7 @@ pub mod query;
 pub mod ranges;
 mod refs;
 pub mod renditions;
+pub mod review;
 mod routes;
 pub mod schedule;
 pub mod schema;
@@ -44,6 +45,10 @@ pub struct Cms;
 impl Plugin for Cms {
     fn router() -> Router {
         routes::router()
+    }
+
+    fn on_event(event: Event) -> Result<(), String> {
+        review::on_event(&event)
     }
 
     fn run_job(name: String, payload: Vec<u8>) -> Result<(), String> {

@@ -14,13 +14,15 @@ use crate::schema::{Invalid, TypeDef, is_name};
 use crate::store::{self, Draft};
 use crate::validate::Lookup;
 use crate::{
-    asset_delivery, asset_search, assets, delivery, diff, openapi, refs, schedule, search, validate,
+    asset_delivery, asset_search, assets, delivery, diff, openapi, refs, review, schedule, search,
+    validate,
 };
 
 const MANAGE: &str = "cms.type.manage";
 /// Reading types, drafts, versions and schedules.
 pub(crate) const READ: &str = "cms.entry.read";
-const WRITE: &str = "cms.entry.write";
+/// Creating and saving drafts, submitting them for review.
+pub(crate) const WRITE: &str = "cms.entry.write";
 /// Publishing, unpublishing and scheduling both.
 pub(crate) const PUBLISH: &str = "cms.entry.publish";
 const DELETE: &str = "cms.entry.delete";
@@ -42,6 +44,8 @@ pub fn router() -> Router {
         .get("/entries/:id/versions/:from/diff/:to", diff::handle)
         .post("/entries/:id/publish", publish)
         .post("/entries/:id/unpublish", unpublish)
+        .post("/entries/:id/submit", review::submit)
+        .get("/entries/:id/review", review::get)
         .put("/entries/:id/schedule", schedule::put)
         .get("/entries/:id/schedule", schedule::get)
         .delete("/entries/:id/schedule", schedule::delete)
