@@ -1890,3 +1890,105 @@ fn a_submitted_draft_is_published_when_a_reviewer_approves_it_in_the_workflow() 
         404
     );
 }
+
+#[test]
+fn delivery_expands_references_and_assets_to_a_bounded_depth() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    role(&kernel, "chief", &["cms.*"]);
+    let ed = user(&kernel, "ed", "chief");
+    for (key, fields) in [
+        ("company", json!([{"name": "name", "type": "text"}])),
+        (
+            "author",
+            json!([{"name": "name", "type": "text"},
+                   {"name": "company", "type": "reference", "to": "company"}]),
+        ),
+        (
+            "post",
+            json!([{"name": "title", "type": "text", "localized": true},
+                   {"name": "author", "type": "reference", "to": "author"},
+                   {"name": "sources", "type": "reference", "to": "author", "repeatable": true},
+                   {"name": "file", "type": "asset"}]),
+        ),
+    ] {
+        let defined = kernel.admin_json(
+            "PUT",
+            &format!("/api/cms/types/{key}"),
+            Some(json!({ "fields": fields })),
+        );
+        assert_eq!(defined.status, 201, "{}", defined.body);
+    }
+    let make = |key: &str, data: Value, publish: bool| {
+        let reply = ed.post(
+            &kernel,
+            &format!("/api/cms/types/{key}/entries"),
+            json!({ "data": data }),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let id = reply.json()["id"].as_str().unwrap().to_owned();
+        if publish {
+            let published = ed.post(
+                &kernel,
+                &format!("/api/cms/entries/{id}/publish"),
+                json!({}),
+            );
+            assert_eq!(published.status, 200, "{}", published.body);
+        }
+        id
+    };
+    let acme = make("company", json!({"name": "Acme"}), true);
+    let ada = make("author", json!({"name": "Ada", "company": acme}), true);
+    let draft_author = make("author", json!({"name": "Hidden"}), false);
+    let file = uploaded(&ed.upload(&kernel, b"plain words", "text/plain", "?title=Notes"));
+    let post = make(
+        "post",
+        json!({"title": {"en": "Hello", "fr": "Salut"}, "author": ada,
+               "sources": [ada, draft_author], "file": file}),
+        true,
+    );
+
+    let one = format!("/api/cms/delivery/post/{post}");
+    let plain = kernel.get(&one);
+    assert_eq!(
+        plain.json()["fields"]["author"],
+        ada.as_str(),
+        "ids unless asked"
+    );
+    let expanded = kernel.get(&format!(
+        "{one}?expand=author.company,sources,file&locale=fr"
+    ));
+    assert_eq!(expanded.status, 200, "{}", expanded.body);
+    let fields = &expanded.json()["fields"];
+    assert_eq!(fields["title"], "Salut");
+    assert_eq!(fields["author"]["fields"]["name"], "Ada");
+    assert_eq!(
+        fields["author"]["fields"]["company"]["fields"]["name"],
+        "Acme"
+    );
+    assert_eq!(fields["sources"][0]["id"], ada.as_str());
+    assert_eq!(fields["sources"][1], Value::Null, "drafts stay hidden");
+    assert_eq!(fields["file"]["title"], "Notes");
+    assert_eq!(
+        fields["file"]["url"],
+        format!("/api/cms/delivery/assets/{file}")
+    );
+    let list = kernel.get("/api/cms/delivery/post?expand=author&sort=-published_at");
+    assert_eq!(
+        list.json()["items"][0]["fields"]["author"]["fields"]["company"],
+        acme.as_str(),
+        "one level asked, one level given: {}",
+        list.body
+    );
+
+    for (query, words) in [
+        ("expand=title", "not a reference or asset field"),
+        ("expand=file.title", "not a reference field"),
+        ("expand=author.company.name", "deeper than 2"),
+        ("expand=nothing", "`nothing` is not a field of `post`"),
+    ] {
+        let refused = kernel.get(&format!("{one}?{query}"));
+        assert_eq!(refused.status, 400, "{query}: {}", refused.body);
+        assert!(refused.body.contains(words), "{query}: {}", refused.body);
+    }
+}

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use tessera_sdk::prelude::*;
 
 use crate::conditional::{self, Validators};
+use crate::expand::{self, Expander};
 use crate::locales::Locales;
 use crate::model::Published;
 use crate::query::{self, Cursor, Query};
@@ -96,6 +97,9 @@ pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
     let stored = store::latest_type(&site, params.require("type")?)?;
     let query: Query = query::parse(&request.query_pairs())
         .map_err(|message| Error::new(400, "invalid_query", message))?;
+    let paths = expand::parse(query.expand.as_deref())
+        .map_err(|message| Error::new(400, "invalid_query", message))?;
+    expand::check(&site, &stored, &paths)?;
     let locales = Locales::configured();
     let locale = locale(query.locale.as_deref(), &locales)?;
     let show = |doc| render(doc, &stored.def, &locale, locales.default());
@@ -124,17 +128,24 @@ pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
         planner::run(&site, &stored, &query, &locale, &locales)?
     };
     let mut items = page.items;
+    let expander = Expander {
+        site: &site,
+        locale: &locale,
+        locales: &locales,
+    };
     for item in &mut items {
         query::select(item, query.fields.as_deref());
+        expander.apply(&stored, item, &paths)?;
     }
     // A list changes when an entry of the type is published or withdrawn,
     // and renders differently after a schema change.
     let last_modified = store::last_change(&site, &stored.key)?
         .map_or(stored.created_at, |changed| changed.max(stored.created_at));
+    // Expanded entries change on their own: the ETag alone validates then.
     cached(
         request,
         &json!({ "items": items, "next_cursor": page.next_cursor }),
-        Some(last_modified),
+        Some(last_modified).filter(|_| paths.is_empty()),
     )
 }
 
@@ -144,6 +155,9 @@ pub fn one(request: &Request, params: &Params) -> Result<Response, Error> {
     let site = identity::current().site;
     let stored = store::latest_type(&site, params.require("type")?)?;
     let wanted = params.require("entry")?;
+    let paths = expand::parse(request.query("expand").as_deref())
+        .map_err(|message| Error::new(400, "invalid_query", message))?;
+    expand::check(&site, &stored, &paths)?;
     let locales = Locales::configured();
     let locale = locale(request.query("locale").as_deref(), &locales)?;
     let found = match store::published(&site, &stored.key, wanted)? {
@@ -169,7 +183,17 @@ pub fn one(request: &Request, params: &Params) -> Result<Response, Error> {
             .collect::<Vec<_>>()
     });
     query::select(&mut value, fields.as_deref());
-    cached(request, &value, Some(last_modified))
+    let expander = Expander {
+        site: &site,
+        locale: &locale,
+        locales: &locales,
+    };
+    expander.apply(&stored, &mut value, &paths)?;
+    cached(
+        request,
+        &value,
+        Some(last_modified).filter(|_| paths.is_empty()),
+    )
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod blobs;
 pub mod conditional;
 pub mod delivery;
 pub mod diff;
+pub mod expand;
 pub mod field_index;
 pub mod locales;
 pub mod media;

@@ -202,6 +202,10 @@ fn type_paths(
         ),
     );
     let fields_parameter = query_parameter("fields", "Comma-separated fields to return.");
+    let expand_parameter = query_parameter(
+        "expand",
+        "Reference and asset fields to expand: comma-separated dotted paths, at most 2 deep.",
+    );
     paths.insert(
         format!("{BASE}/delivery/{key}"),
         json!({"get": {
@@ -214,6 +218,7 @@ fn type_paths(
                 query_parameter("limit", "Page size, 1 to 100 (default 20)."),
                 query_parameter("cursor", "The previous page's `next_cursor`."),
                 fields_parameter,
+                expand_parameter,
                 locale_parameter,
             ],
             "responses": {
@@ -238,6 +243,7 @@ fn type_paths(
             "parameters": [
                 path_parameter("entry", "The entry's id or slug."),
                 fields_parameter,
+                expand_parameter,
                 locale_parameter,
             ],
             "responses": {

@@ -89,6 +89,9 @@ pub struct Query {
     pub fields: Option<Vec<String>>,
     /// The locale asked for.
     pub locale: Option<String>,
+    /// The references and assets to expand, as written (see
+    /// [`crate::expand`]).
+    pub expand: Option<String>,
 }
 
 /// The position after the last document of a page: its sort values and id.
@@ -226,6 +229,7 @@ pub fn parse(pairs: &[(String, String)]) -> Result<Query, String> {
                 query.fields = Some(fields);
             }
             "locale" => query.locale = Some(value.clone()),
+            "expand" => query.expand = Some(value.clone()),
             other => {
                 return Err(format!(
                     "`{other}` is not a query parameter of the delivery API"
