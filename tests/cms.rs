@@ -1189,6 +1189,16 @@ fn text(reply: &RawReply) -> String {
     String::from_utf8_lossy(&reply.body).into_owned()
 }
 
+/// Asserts that a binary reply is the JSON error `code` with `status`.
+fn assert_refused(reply: &RawReply, status: u16, code: &str) {
+    assert_eq!(
+        (reply.status, reply.error_code()),
+        (status, code.to_owned()),
+        "{}",
+        text(reply)
+    );
+}
+
 #[test]
 fn assets_are_uploaded_deduplicated_and_served_with_ranges_and_renditions() {
     let data = tempfile::tempdir().unwrap();
@@ -1259,36 +1269,20 @@ fn assets_are_uploaded_deduplicated_and_served_with_ranges_and_renditions() {
 
     // Clear refusals.
     let empty = lara.upload(&kernel, b"", "text/plain", "");
-    assert_eq!(
-        (empty.status, empty.error_code()),
-        (400, "empty_body".into())
-    );
+    assert_refused(&empty, 400, "empty_body");
     let untyped = lara.raw(&kernel, "POST", "/api/cms/assets", &[], Some(b"hello"));
-    assert_eq!(
-        (untyped.status, untyped.error_code()),
-        (400, "missing_content_type".into()),
-        "{}",
-        text(&untyped)
-    );
+    assert_refused(&untyped, 400, "missing_content_type");
     let nonsense = lara.upload(&kernel, b"hello", "nonsense", "");
     assert_eq!(nonsense.error_code(), "invalid_content_type");
     let not_png = lara.upload(&kernel, b"hello", "image/png", "");
-    assert_eq!(
-        (not_png.status, not_png.error_code()),
-        (400, "content_type_mismatch".into())
-    );
+    assert_refused(&not_png, 400, "content_type_mismatch");
     let too_large = lara.upload(
         &kernel,
         &vec![7u8; (1 << 20) + 1],
         "application/octet-stream",
         "",
     );
-    assert_eq!(
-        (too_large.status, too_large.error_code()),
-        (413, "asset_too_large".into()),
-        "{}",
-        text(&too_large)
-    );
+    assert_refused(&too_large, 413, "asset_too_large");
     let bad_meta = lara.upload(&kernel, b"hello", "text/plain", "?filename=a/b");
     assert_eq!(bad_meta.error_code(), "invalid_asset");
 
@@ -1397,15 +1391,9 @@ fn assets_are_uploaded_deduplicated_and_served_with_ranges_and_renditions() {
         &[],
         None,
     );
-    assert_eq!(
-        (bad_width.status, bad_width.error_code()),
-        (400, "invalid_query".into())
-    );
+    assert_refused(&bad_width, 400, "invalid_query");
     let of_text = kernel.call_bytes("GET", &format!("{url}?w=10"), &[], None);
-    assert_eq!(
-        (of_text.status, of_text.error_code()),
-        (415, "not_an_image".into())
-    );
+    assert_refused(&of_text, 415, "not_an_image");
 
     // A broken image uploads (its header is fine) but has no rendition;
     // the plugin keeps serving.
@@ -1418,12 +1406,7 @@ fn assets_are_uploaded_deduplicated_and_served_with_ranges_and_renditions() {
         &[],
         None,
     );
-    assert_eq!(
-        (refused.status, refused.error_code()),
-        (422, "malformed_image".into()),
-        "{}",
-        text(&refused)
-    );
+    assert_refused(&refused, 422, "malformed_image");
     assert_eq!(kernel.call_bytes("GET", &small_url, &[], None).status, 200);
 
     // Metadata: read with cms.entry.read, changed with cms.asset.write.
@@ -1717,12 +1700,7 @@ fn renditions_stay_within_the_plugins_limits_and_uploads_race_safely() {
         &[],
         None,
     );
-    assert_eq!(
-        (refused.status, refused.error_code()),
-        (422, "image_too_large".into()),
-        "{}",
-        text(&refused)
-    );
+    assert_refused(&refused, 422, "image_too_large");
     let again = kernel.call_bytes("GET", &url, &[], None);
     assert_eq!(again.status, 200, "the plugin keeps serving");
     assert_eq!(again.header("x-rendition"), Some("cached"));
