@@ -1970,3 +1970,121 @@ fn delivery_expands_references_and_assets_to_a_bounded_depth() {
         assert!(refused.body.contains(words), "{query}: {}", refused.body);
     }
 }
+
+#[test]
+fn boolean_filters_and_reference_paths_select_published_entries() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    role(&kernel, "chief", &["cms.*"]);
+    let ed = user(&kernel, "ed", "chief");
+    for (key, fields) in [
+        ("company", json!([{"name": "name", "type": "text"}])),
+        (
+            "author",
+            json!([{"name": "name", "type": "text"},
+                   {"name": "company", "type": "reference", "to": "company"}]),
+        ),
+        (
+            "post",
+            json!([{"name": "title", "type": "text"},
+                   {"name": "tag", "type": "enum", "values": ["news", "howto", "story"]},
+                   {"name": "rating", "type": "number"},
+                   {"name": "author", "type": "reference", "to": "author"}]),
+        ),
+    ] {
+        let defined = kernel.admin_json(
+            "PUT",
+            &format!("/api/cms/types/{key}"),
+            Some(json!({ "fields": fields })),
+        );
+        assert_eq!(defined.status, 201, "{}", defined.body);
+    }
+    let make = |key: &str, data: Value, live: bool| {
+        let reply = ed.post(
+            &kernel,
+            &format!("/api/cms/types/{key}/entries"),
+            json!({ "data": data }),
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let id = reply.json()["id"].as_str().unwrap().to_owned();
+        if live {
+            assert_eq!(publish(&kernel, &ed, &id).status, 200);
+        }
+        id
+    };
+    let acme = make("company", json!({"name": "Acme"}), true);
+    let globex = make("company", json!({"name": "Globex"}), true);
+    let ada = make("author", json!({"name": "Ada", "company": acme}), true);
+    let bob = make("author", json!({"name": "Bob", "company": globex}), true);
+    let hidden = make("author", json!({"name": "Ann", "company": acme}), false);
+    let posts: Vec<(String, &str)> = [
+        ("p1", "news", 5, &ada),
+        ("p2", "howto", 2, &ada),
+        ("p3", "news", 1, &bob),
+        ("p4", "story", 4, &bob),
+        ("p5", "story", 3, &hidden),
+    ]
+    .into_iter()
+    .map(|(title, tag, rating, author)| {
+        let id = make(
+            "post",
+            json!({"title": title, "tag": tag, "rating": rating, "author": author}),
+            true,
+        );
+        (id, title)
+    })
+    .collect();
+    let titles = |query: &str| -> Vec<String> {
+        let reply = kernel.get(&format!("/api/cms/delivery/post?sort=title&{query}"));
+        assert_eq!(reply.status, 200, "{query}: {}", reply.body);
+        reply.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["fields"]["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(posts.len(), 5);
+    assert_eq!(
+        titles("filter[$or][0][tag][eq]=howto&filter[$or][1][rating][gte]=4"),
+        ["p1", "p2", "p4"]
+    );
+    assert_eq!(titles("filter[$not][tag][eq]=news"), ["p2", "p4", "p5"]);
+    assert_eq!(
+        titles("filter[$or][0][tag][eq]=howto&filter[$or][1][tag][eq]=story"),
+        ["p2", "p4", "p5"],
+        "an $or of indexed equalities reads the union of their indexes"
+    );
+    assert_eq!(
+        titles(
+            "filter[$and][0][$or][0][rating][lt]=2&filter[$and][0][$or][1][rating][gt]=4&filter[tag][eq]=news"
+        ),
+        ["p1", "p3"]
+    );
+    assert_eq!(titles("filter[author.name][eq]=Ada"), ["p1", "p2"]);
+    assert_eq!(
+        titles("filter[author.company.name][eq]=Acme"),
+        ["p1", "p2"],
+        "an unpublished author is not followed"
+    );
+    assert_eq!(
+        titles("filter[author.company.name][ne]=Acme&filter[$not][rating][lt]=2"),
+        ["p4", "p5"],
+        "`ne` passes when the path reaches nothing"
+    );
+
+    for (query, words) in [
+        ("filter[title.name][eq]=x", "not a reference field"),
+        (
+            "filter[author.age][eq]=1",
+            "`age` is not a field of `author`",
+        ),
+        ("filter[$or][one][tag][eq]=x", "branch number"),
+        ("filter[$nor][0][tag][eq]=x", "$nor"),
+        ("sort=author.name", "`sort`: `author.name` is not a field"),
+    ] {
+        let refused = kernel.get(&format!("/api/cms/delivery/post?{query}"));
+        assert_eq!(refused.status, 400, "{query}: {}", refused.body);
+        assert!(refused.body.contains(words), "{query}: {}", refused.body);
+    }
+}

@@ -103,7 +103,7 @@ pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
     let locales = Locales::configured();
     let locale = locale(query.locale.as_deref(), &locales)?;
     let show = |doc| render(doc, &stored.def, &locale, locales.default());
-    let page = if query.filters.is_empty() && query.sort.is_empty() {
+    let page = if !query.is_filtered() && query.sort.is_empty() {
         let after = query.cursor.as_ref().map(|cursor| cursor.id.as_str());
         let (docs, more) = store::published_page(&site, &stored.key, after, query.limit)?;
         let items: Vec<Value> = docs.into_iter().map(show).collect();
@@ -112,7 +112,7 @@ pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
             _ => None,
         };
         query::Page { items, next_cursor }
-    } else if query.filters.is_empty() && is_newest_first(&query) {
+    } else if !query.is_filtered() && is_newest_first(&query) {
         let after = query
             .cursor
             .as_ref()

@@ -17,6 +17,7 @@ mod asset_search;
 mod assets;
 mod blobs;
 pub mod conditional;
+pub mod conditions;
 pub mod delivery;
 pub mod diff;
 pub mod expand;

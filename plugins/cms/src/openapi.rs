@@ -211,7 +211,7 @@ fn type_paths(
         json!({"get": {
             "tags": ["delivery"],
             "summary": format!("List published {title} entries"),
-            "description": "Filters `filter[field][op]=value` (op: eq, ne, gt, gte, lt, lte, in), `sort=field,-field`, keyset pagination with `cursor`; see docs/cms.md.",
+            "description": "Filters `filter[field][op]=value` (op: eq, ne, gt, gte, lt, lte, in; `field` may be a path through references such as `author.name`), groups `filter[$or][0][field][op]=value`, `filter[$and][N]...`, `filter[$not][field][op]=value`, `sort=field,-field`, keyset pagination with `cursor`; see docs/cms.md.",
             "parameters": [
                 query_parameter("filter[field][op]", "A filter; several may be given."),
                 query_parameter("sort", "Sort keys, `-` for descending."),

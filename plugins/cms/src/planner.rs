@@ -10,6 +10,8 @@
 //! 2. an `eq` or `in` filter on an indexed field: the entries the index
 //!    lists for those values (the first such filter that stays within the
 //!    budget);
+//!    2b. an `$or` whose every branch is one `eq` or `in` filter on an
+//!    indexed field: the union of what the index lists for each;
 //! 3. one sort key on an indexed field: walk that field's index in the
 //!    sort's direction from the cursor, keeping the entries that pass the
 //!    filters, until the page is full;
@@ -20,13 +22,17 @@
 //!
 //! Candidates from 1, 2, 4 and 5 are filtered, sorted and paged in memory
 //! ([`crate::query::run`]), so every filter is checked on the full value.
+//! `$and`/`$or`/`$not` groups and filters on paths through references
+//! ([`crate::conditions`]) are checked on every candidate too; each
+//! referenced entry a path reads is paid from the same budget.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 use tessera_sdk::Error;
 use tessera_sdk::bindings::tessera::plugin::storage as raw;
 
+use crate::conditions::{self, Condition};
 use crate::delivery::render;
 use crate::field_index::{self, Direction, IndexedField};
 use crate::locales::Locales;
@@ -68,6 +74,9 @@ struct Reader<'a> {
     locale: &'a str,
     locales: &'a Locales,
     left: usize,
+    /// Referenced entries read for filter paths, rendered (`None`: not
+    /// published), by type and id.
+    referenced: HashMap<(String, String), Option<Value>>,
 }
 
 impl Reader<'_> {
@@ -80,6 +89,74 @@ impl Reader<'_> {
             }
             None => false,
         }
+    }
+
+    /// Whether `doc` passes every filter and condition of `query`.
+    fn passes(&mut self, doc: &Value, query: &Query) -> Result<bool, Error> {
+        if !query
+            .filters
+            .iter()
+            .all(|filter| query::matches(doc, filter))
+        {
+            return Ok(false);
+        }
+        for condition in &query.conditions {
+            if !condition.holds(doc, &mut |doc, path| self.values(doc, path))? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The values `path` has in `doc`: the field's own value, or for a path
+    /// through references (`author.name`), the values of the last step in
+    /// every published entry the path reaches.
+    fn values(&mut self, doc: &Value, path: &str) -> Result<Vec<Value>, Error> {
+        let mut steps = path.split('.');
+        let first = steps.next().unwrap_or_default();
+        let mut current: Vec<Value> = query::lookup(doc, first).cloned().into_iter().collect();
+        if !conditions::is_path(path) {
+            return Ok(current);
+        }
+        let mut def = self.stored.def.clone();
+        let mut field = first;
+        for step in steps {
+            let to = def
+                .field(field)
+                .and_then(|field| field.to.clone())
+                .unwrap_or_default();
+            let target = store::latest_type(self.site, &to)?;
+            let mut next = Vec::new();
+            for id in current.iter().flat_map(ids_of) {
+                if let Some(found) = self.referenced(&target, &id)?
+                    && let Some(value) = query::lookup(&found, step)
+                {
+                    next.push(value.clone());
+                }
+            }
+            current = next;
+            def = target.def;
+            field = step;
+        }
+        Ok(current)
+    }
+
+    /// The published entry `id` of `target`, rendered, read once per query
+    /// and paid from the budget.
+    fn referenced(&mut self, target: &StoredType, id: &str) -> Result<Option<Value>, Error> {
+        let key = (target.key.clone(), id.to_owned());
+        if let Some(found) = self.referenced.get(&key) {
+            return Ok(found.clone());
+        }
+        if !self.spend(1) {
+            return Err(too_expensive(
+                "the filters on reference paths read too many referenced entries",
+            ));
+        }
+        let found = store::published(self.site, &target.key, id)?
+            .map(|doc| render(doc, &target.def, self.locale, self.locales.default()));
+        self.referenced.insert(key, found.clone());
+        Ok(found)
     }
 
     /// The published entry `id`, rendered in the query's locale.
@@ -233,11 +310,7 @@ impl Reader<'_> {
                 let Some(doc) = self.document(id)? else {
                     continue;
                 };
-                if query
-                    .filters
-                    .iter()
-                    .all(|filter| query::matches(&doc, filter))
-                {
+                if self.passes(&doc, query)? {
                     items.push(doc);
                     if items.len() > query.limit {
                         items.truncate(query.limit);
@@ -309,26 +382,96 @@ fn indexed<'a>(stored: &StoredType, filter: &'a Filter) -> Option<(&'a Filter, I
     field_index::indexed_field(&stored.def, &filter.field).map(|field| (filter, field))
 }
 
-/// Refuses filters and sort keys that name no field of the type.
-fn check_names(query: &Query, stored: &StoredType) -> Result<(), Error> {
+/// The ids a reference field's value holds (one, or a list).
+fn ids_of(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(id) => vec![id.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn unknown_name(what: &str, name: &str, kind: &str) -> Error {
+    Error::new(
+        400,
+        "invalid_query",
+        format!(
+            "`{what}`: `{name}` is not a field of `{kind}` nor one of id, slug, locale, version, published_at"
+        ),
+    )
+}
+
+/// Refuses filters and sort keys that name no field of the type, and
+/// paths whose steps before the last are not reference fields.
+fn check_names(site: &str, query: &Query, stored: &StoredType) -> Result<(), Error> {
     let names = query
         .filters
         .iter()
+        .chain(query.conditions.iter().flat_map(Condition::comparisons))
         .map(|filter| (&filter.field, "filter"))
         .chain(query.sort.iter().map(|key| (&key.field, "sort")));
     for (name, what) in names {
-        if stored.def.field(name).is_none() && !RESERVED.contains(&name.as_str()) {
-            return Err(Error::new(
-                400,
-                "invalid_query",
-                format!(
-                    "`{what}`: `{name}` is not a field of `{}` nor one of id, slug, locale, version, published_at",
-                    stored.key
-                ),
-            ));
+        let mut current = stored.clone();
+        let steps: Vec<&str> = name.split('.').collect();
+        for (at, step) in steps.iter().enumerate() {
+            let last = at + 1 == steps.len();
+            let field = current.def.field(step);
+            if last {
+                if field.is_none() && !RESERVED.contains(step) {
+                    return Err(unknown_name(what, step, &current.key));
+                }
+                continue;
+            }
+            let Some(field) = field else {
+                return Err(unknown_name(what, step, &current.key));
+            };
+            if what == "sort" || field.kind != Kind::Reference {
+                return Err(Error::new(
+                    400,
+                    "invalid_query",
+                    format!(
+                        "`{what}`: `{name}` goes through `{step}`, which is not a reference field of `{}`{}",
+                        current.key,
+                        if what == "sort" {
+                            " (sorting follows no references)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+            current = store::latest_type(site, field.to.as_deref().unwrap_or_default())?;
         }
     }
     Ok(())
+}
+
+/// The `eq`/`in` comparisons of an `$or` whose every branch is one such
+/// comparison on an indexed field: the union of their index entries is
+/// then a complete set of candidates.
+fn indexed_alternatives<'a>(
+    stored: &StoredType,
+    condition: &'a Condition,
+) -> Option<Vec<(&'a Filter, IndexedField)>> {
+    let Condition::Any(branches) = condition else {
+        return None;
+    };
+    branches
+        .iter()
+        .map(|branch| match branch {
+            Condition::All(inner) => match inner.as_slice() {
+                [Condition::Compare(filter)] if matches!(filter.op, Op::Eq | Op::In) => {
+                    indexed(stored, filter)
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// Runs `query` (with filters or a sort) over the published entries of
@@ -340,13 +483,14 @@ pub fn run(
     locale: &str,
     locales: &Locales,
 ) -> Result<Page, Error> {
-    check_names(query, stored)?;
+    check_names(site, query, stored)?;
     let mut reader = Reader {
         site,
         stored,
         locale,
         locales,
         left: budget(),
+        referenced: HashMap::new(),
     };
     // 1. Ids named outright.
     if let Some(filter) = query
@@ -369,6 +513,27 @@ pub fn run(
         .collect();
     for (filter, field) in &equalities {
         if let Some(ids) = reader.candidates(filter, field)? {
+            return in_memory(&mut reader, ids, query);
+        }
+    }
+    // 2b. An `$or` of equalities on indexed fields: the union.
+    for alternatives in query
+        .conditions
+        .iter()
+        .filter_map(|condition| indexed_alternatives(stored, condition))
+    {
+        let mut ids = Vec::new();
+        let mut within = true;
+        for (filter, field) in &alternatives {
+            match reader.candidates(filter, field)? {
+                Some(found) => ids.extend(found),
+                None => {
+                    within = false;
+                    break;
+                }
+            }
+        }
+        if within {
             return in_memory(&mut reader, ids, query);
         }
     }
@@ -404,7 +569,19 @@ pub fn run(
         )));
     }
     let docs = docs.into_iter().map(|doc| reader.show(doc)).collect();
-    Ok(query::run(docs, query))
+    kept(&mut reader, docs, query)
+}
+
+/// Filters `docs` by the query's conditions, then filters, sorts and pages
+/// them in memory.
+fn kept(reader: &mut Reader<'_>, docs: Vec<Value>, query: &Query) -> Result<Page, Error> {
+    let mut passing = Vec::with_capacity(docs.len());
+    for doc in docs {
+        if reader.passes(&doc, query)? {
+            passing.push(doc);
+        }
+    }
+    Ok(query::run(passing, query))
 }
 
 /// Reads the entries `ids` and filters, sorts and pages them in memory.
@@ -425,5 +602,5 @@ fn in_memory(
             docs.push(doc);
         }
     }
-    Ok(query::run(docs, query))
+    kept(reader, docs, query)
 }

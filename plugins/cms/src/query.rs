@@ -11,6 +11,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
+use crate::conditions::{self, Condition};
 use crate::schema::RESERVED;
 
 /// The default page size.
@@ -18,7 +19,7 @@ pub const DEFAULT_LIMIT: usize = 20;
 /// The largest page size.
 pub const MAX_LIMIT: usize = 100;
 /// The most filters one query may carry.
-pub const MAX_FILTERS: usize = 10;
+pub const MAX_FILTERS: usize = 16;
 
 /// A comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +41,8 @@ pub enum Op {
 }
 
 impl Op {
-    fn parse(text: &str) -> Option<Self> {
+    /// The operator written `text` in a filter.
+    pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "eq" => Self::Eq,
             "ne" => Self::Ne,
@@ -79,6 +81,9 @@ pub struct SortKey {
 pub struct Query {
     /// All must hold.
     pub filters: Vec<Filter>,
+    /// `$and`/`$or`/`$not` groups and filters on reference paths, which
+    /// must all hold too (see [`crate::conditions`]).
+    pub conditions: Vec<Condition>,
     /// Applied in order; the id breaks ties.
     pub sort: Vec<SortKey>,
     /// The page size.
@@ -165,6 +170,20 @@ fn is_key(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// A field name, or a path through at most [`conditions::MAX_HOPS`]
+/// references (`author.company.name`).
+fn is_field_or_path(name: &str) -> bool {
+    let steps: Vec<&str> = name.split('.').collect();
+    steps.len() <= conditions::MAX_HOPS + 1 && steps.iter().all(|step| is_key(step))
+}
+
+impl Query {
+    /// Whether it filters at all.
+    pub fn is_filtered(&self) -> bool {
+        !self.filters.is_empty() || !self.conditions.is_empty()
+    }
+}
+
 /// Parses the query-string pairs; the error says which parameter is wrong.
 pub fn parse(pairs: &[(String, String)]) -> Result<Query, String> {
     let mut query = Query {
@@ -172,25 +191,24 @@ pub fn parse(pairs: &[(String, String)]) -> Result<Query, String> {
         ..Query::default()
     };
     let mut cursor = None;
+    let mut grouped = Vec::new();
     for (name, value) in pairs {
-        if let Some(rest) = name.strip_prefix("filter[") {
-            let parsed = rest
-                .strip_suffix(']')
-                .and_then(|rest| rest.split_once("]["))
-                .filter(|(field, _)| is_key(field));
-            let Some((field, op)) = parsed else {
-                return Err(format!(
-                    "`{name}`: write filters as filter[field][op]=value"
-                ));
-            };
-            let op = Op::parse(op).ok_or_else(|| {
-                format!("`{name}`: `{op}` is not one of eq, ne, gt, gte, lt, lte, in")
-            })?;
-            query.filters.push(Filter {
-                field: field.to_owned(),
-                op,
-                value: value.clone(),
-            });
+        if name.starts_with("filter[") {
+            let segments = conditions::segments(name)
+                .ok_or_else(|| format!("`{name}`: write filters as filter[field][op]=value"))?;
+            match segments.as_slice() {
+                [field, op] if is_key(field) => {
+                    let op = Op::parse(op).ok_or_else(|| {
+                        format!("`{name}`: `{op}` is not one of eq, ne, gt, gte, lt, lte, in")
+                    })?;
+                    query.filters.push(Filter {
+                        field: field.clone(),
+                        op,
+                        value: value.clone(),
+                    });
+                }
+                _ => grouped.push((segments, value.clone())),
+            }
             continue;
         }
         match name.as_str() {
@@ -237,7 +255,14 @@ pub fn parse(pairs: &[(String, String)]) -> Result<Query, String> {
             }
         }
     }
-    if query.filters.len() > MAX_FILTERS {
+    query.conditions = conditions::build(&grouped, &is_field_or_path, &Op::parse)?;
+    let comparisons = query.filters.len()
+        + query
+            .conditions
+            .iter()
+            .map(|condition| condition.comparisons().len())
+            .sum::<usize>();
+    if comparisons > MAX_FILTERS {
         return Err(format!("at most {MAX_FILTERS} filters per query"));
     }
     if let Some(text) = cursor {
@@ -471,11 +496,28 @@ mod tests {
         assert!(parse(&pairs("sort=-")).unwrap_err().contains("sort"));
         assert!(parse(&pairs("cursor=zz")).unwrap_err().contains("cursor"));
         assert!(parse(&pairs("colour=red")).unwrap_err().contains("colour"));
-        let many = (0..11)
-            .map(|i| format!("filter[f{i}][eq]=1"))
+        let many = (0..=MAX_FILTERS)
+            .map(|i| format!("filter[$or][{i}][f][eq]=1"))
             .collect::<Vec<_>>()
             .join("&");
-        assert!(parse(&pairs(&many)).is_err());
+        assert!(parse(&pairs(&many)).unwrap_err().contains("at most"));
+        assert!(
+            parse(&pairs("filter[a.b.c.d][eq]=1"))
+                .unwrap_err()
+                .contains("a.b.c.d")
+        );
+    }
+
+    #[test]
+    fn groups_and_paths_become_conditions() {
+        let query = parse(&pairs(
+            "filter[price][gt]=1&filter[$or][0][tag][eq]=x&filter[$or][1][tag][eq]=y&filter[author.name][eq]=Ann",
+        ))
+        .unwrap();
+        assert_eq!(query.filters.len(), 1);
+        assert_eq!(query.conditions.len(), 2);
+        assert!(query.is_filtered());
+        assert!(!parse(&pairs("sort=price")).unwrap().is_filtered());
     }
 
     #[test]
