@@ -2088,3 +2088,145 @@ fn boolean_filters_and_reference_paths_select_published_entries() {
         assert!(refused.body.contains(words), "{query}: {}", refused.body);
     }
 }
+
+#[test]
+fn a_release_publishes_all_its_entries_or_none() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    role(&kernel, "chief", &["cms.*"]);
+    role(&kernel, "writer", &["cms.entry.read", "cms.entry.write"]);
+    let ed = user(&kernel, "ed", "chief");
+    let wes = user(&kernel, "wes", "writer");
+    let defined = kernel.admin_json("PUT", "/api/cms/types/article", Some(article_type()));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let live = |slug: &str| kernel.get(&format!("/api/cms/delivery/article/{slug}"));
+
+    // `old` is live at version 1 with a newer draft; `fresh` was never
+    // published; `gone` is live and leaves with the release.
+    let old = created(&kernel, &ed, "old", json!({"title": {"en": "Old"}}));
+    assert_eq!(publish(&kernel, &ed, &old).status, 200);
+    let saved = ed.send(
+        &kernel,
+        "PUT",
+        &format!("/api/cms/entries/{old}"),
+        Some(json!({"data": {"title": {"en": "New"}}})),
+    );
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let fresh = created(&kernel, &ed, "fresh", json!({"title": {"en": "Fresh v1"}}));
+    let saved = ed.send(
+        &kernel,
+        "PUT",
+        &format!("/api/cms/entries/{fresh}"),
+        Some(json!({"data": {"title": {"en": "Fresh v2, not ready"}}})),
+    );
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let gone = created(&kernel, &ed, "gone", json!({"title": {"en": "Gone"}}));
+    assert_eq!(publish(&kernel, &ed, &gone).status, 200);
+
+    let items = json!([
+        {"entry": old},
+        {"entry": fresh, "version": 1},
+        {"entry": gone, "action": "unpublish"}
+    ]);
+    let refused = wes.post(
+        &kernel,
+        "/api/cms/releases",
+        json!({"title": "Spring", "items": items}),
+    );
+    assert_eq!(
+        refused.status, 403,
+        "writers cannot release: {}",
+        refused.body
+    );
+    let made = ed.post(
+        &kernel,
+        "/api/cms/releases",
+        json!({"title": "Spring", "items": items}),
+    );
+    assert_eq!(made.status, 201, "{}", made.body);
+    let release = made.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(made.json()["state"], "open");
+
+    // A release with one bad item publishes nothing at all.
+    let broken = ed.post(
+        &kernel,
+        "/api/cms/releases",
+        json!({"title": "Broken", "items": [{"entry": fresh}, {"entry": "e_999"}, {"entry": old, "version": 7}]}),
+    );
+    assert_eq!(broken.status, 201, "{}", broken.body);
+    let broken = broken.json()["id"].as_str().unwrap().to_owned();
+    let blocked = ed.post(
+        &kernel,
+        &format!("/api/cms/releases/{broken}/publish"),
+        json!({}),
+    );
+    assert_eq!(blocked.status, 409, "{}", blocked.body);
+    assert_eq!(blocked.json()["error"]["code"], "release_blocked");
+    let message = blocked.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("e_999") && message.contains("no version 7"),
+        "{message}"
+    );
+    assert_eq!(
+        live("fresh").status,
+        404,
+        "nothing of the blocked release is live"
+    );
+    assert_eq!(live("old").json()["fields"]["title"], "Old");
+
+    let published = ed.post(
+        &kernel,
+        &format!("/api/cms/releases/{release}/publish"),
+        json!({}),
+    );
+    assert_eq!(published.status, 200, "{}", published.body);
+    assert_eq!(published.json()["state"], "published");
+    assert_eq!(published.json()["published_versions"], json!([2, 1, null]));
+    assert_eq!(live("old").json()["fields"]["title"], "New");
+    assert_eq!(live("fresh").json()["fields"]["title"], "Fresh v1");
+    assert_eq!(live("gone").status, 404);
+    let list = kernel.get(
+        "/api/cms/delivery/article?filter[title][eq]=Fresh v1"
+            .replace(' ', "%20")
+            .as_str(),
+    );
+    assert_eq!(
+        ids(&list),
+        ["fresh"],
+        "the field indexes follow: {}",
+        list.body
+    );
+    let entry = ed.get(&kernel, &format!("/api/cms/entries/{fresh}"));
+    assert_eq!(entry.json()["published_version"], 1);
+    assert_eq!(entry.json()["version"], 2, "the newer draft stays a draft");
+    let entry = ed.get(&kernel, &format!("/api/cms/entries/{gone}"));
+    assert_eq!(entry.json()["published_version"], Value::Null);
+
+    let again = ed.post(
+        &kernel,
+        &format!("/api/cms/releases/{release}/publish"),
+        json!({}),
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(again.json()["error"]["code"], "release_published");
+    let changed = ed.send(
+        &kernel,
+        "PUT",
+        &format!("/api/cms/releases/{release}"),
+        Some(json!({"title": "Later", "items": []})),
+    );
+    assert_eq!(changed.status, 409, "{}", changed.body);
+    let listed = ed.get(&kernel, "/api/cms/releases");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.json()["items"].as_array().unwrap().len(), 2);
+    let twice = ed.post(
+        &kernel,
+        "/api/cms/releases",
+        json!({"title": "Twice", "items": [{"entry": old}, {"entry": old}]}),
+    );
+    assert_eq!(twice.status, 400, "{}", twice.body);
+    assert_eq!(twice.json()["error"]["code"], "invalid_release");
+}

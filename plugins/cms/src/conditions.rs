@@ -25,6 +25,13 @@ pub const MAX_NESTING: usize = 4;
 /// How many references a filter path may cross (`a.b.c` crosses two).
 pub const MAX_HOPS: usize = 2;
 
+/// The values a field or dotted path has in a document (several for
+/// repeatable references, none when absent).
+pub type Values<'a, E> = dyn FnMut(&Value, &str) -> Result<Vec<Value>, E> + 'a;
+
+/// One `filter[...]` parameter: its segments after `filter`, and its value.
+pub type Param = (Vec<String>, String);
+
 /// A boolean condition over a delivered document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
@@ -42,11 +49,7 @@ impl Condition {
     /// Whether it holds for `doc`; `values(doc, path)` gives the values a
     /// field or dotted path has in `doc` (several for repeatable references,
     /// none when absent).
-    pub fn holds<E>(
-        &self,
-        doc: &Value,
-        values: &mut dyn FnMut(&Value, &str) -> Result<Vec<Value>, E>,
-    ) -> Result<bool, E> {
+    pub fn holds<E>(&self, doc: &Value, values: &mut Values<'_, E>) -> Result<bool, E> {
         Ok(match self {
             Self::Compare(filter) => {
                 let found = values(doc, &filter.field)?;
@@ -124,7 +127,7 @@ pub fn segments(name: &str) -> Option<Vec<String>> {
 /// Builds the conditions of the parameters `pairs` (segments after
 /// `filter`, value), which must all hold. The error names the parameter.
 pub fn build(
-    pairs: &[(Vec<String>, String)],
+    pairs: &[Param],
     is_field: &dyn Fn(&str) -> bool,
     op: &dyn Fn(&str) -> Option<Op>,
 ) -> Result<Vec<Condition>, String> {
@@ -147,8 +150,8 @@ fn build_level(
     }
     let mut conditions = Vec::new();
     // Groups keep their branches together, in the order first written.
-    let mut groups: Vec<(String, BTreeMap<usize, Vec<(Vec<String>, String)>>)> = Vec::new();
-    let mut negated: Vec<(Vec<String>, String)> = Vec::new();
+    let mut groups: Vec<(String, BTreeMap<usize, Vec<Param>>)> = Vec::new();
+    let mut negated: Vec<Param> = Vec::new();
     for (segments, value) in pairs {
         let Some((first, rest)) = segments.split_first() else {
             continue;

@@ -30,6 +30,7 @@ pub mod planner;
 pub mod query;
 pub mod ranges;
 mod refs;
+pub mod release;
 pub mod renditions;
 pub mod review;
 mod routes;

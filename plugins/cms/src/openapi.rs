@@ -376,6 +376,34 @@ fn editorial_paths() -> Map<String, Value> {
         json!({"get": {"tags": ["publishing"], "summary": "Every schedule of the site", "security": secured,
         "responses": {"200": {"description": "`{\"schedules\": [...]}`"}}}}),
     );
+    let release_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["title"],
+        "properties": {"title": {"type": "string"}, "items": {"type": "array", "maxItems": 100, "items": {"type": "object", "required": ["entry"],
+            "properties": {"entry": {"type": "string"}, "action": {"type": "string", "enum": ["publish", "unpublish"]}, "version": {"type": "integer"}}}}}}}}});
+    add(
+        "/releases",
+        json!({
+        "post": {"tags": ["publishing"], "summary": "Create a release (entries to publish or unpublish together); needs `cms.entry.publish`", "security": secured,
+            "requestBody": release_body.clone(),
+            "responses": {"201": {"description": "The release."}, "400": error_response("Invalid release.")}},
+        "get": {"tags": ["publishing"], "summary": "Every release of the site, newest first", "security": secured,
+            "responses": {"200": {"description": "`{\"items\": [...]}`"}}}}),
+    );
+    add(
+        "/releases/{id}",
+        json!({
+        "get": {"tags": ["publishing"], "summary": "One release", "security": secured, "parameters": [id],
+            "responses": {"200": {"description": "The release."}, "404": error_response("No such release.")}},
+        "put": {"tags": ["publishing"], "summary": "Change an open release", "security": secured, "parameters": [id],
+            "requestBody": release_body,
+            "responses": {"200": {"description": "The release."}, "409": error_response("Already published.")}},
+        "delete": {"tags": ["publishing"], "summary": "Forget a release (what it published stays)", "security": secured, "parameters": [id],
+            "responses": {"204": {"description": "Deleted."}}}}),
+    );
+    add(
+        "/releases/{id}/publish",
+        json!({"post": {"tags": ["publishing"], "summary": "Publish every item of the release in one atomic write, or none", "security": secured, "parameters": [id],
+        "responses": {"200": {"description": "The published release."}, "409": error_response("`release_blocked` naming every item that cannot be published (nothing changed), or `release_published`.")}}}),
+    );
     add(
         "/search",
         json!({"get": {"tags": ["delivery"], "summary": "Full-text search over published entries",

@@ -14,8 +14,8 @@ use crate::schema::{Invalid, TypeDef, is_name};
 use crate::store::{self, Draft};
 use crate::validate::Lookup;
 use crate::{
-    asset_delivery, asset_search, assets, delivery, diff, openapi, refs, review, schedule, search,
-    validate,
+    asset_delivery, asset_search, assets, delivery, diff, openapi, refs, release, review, schedule,
+    search, validate,
 };
 
 const MANAGE: &str = "cms.type.manage";
@@ -50,6 +50,12 @@ pub fn router() -> Router {
         .get("/entries/:id/schedule", schedule::get)
         .delete("/entries/:id/schedule", schedule::delete)
         .get("/schedules", schedule::list)
+        .post("/releases", release::create)
+        .get("/releases", release::list)
+        .get("/releases/:id", release::show)
+        .put("/releases/:id", release::update)
+        .delete("/releases/:id", release::delete)
+        .post("/releases/:id/publish", release::publish)
         .post("/assets", assets::upload)
         .get("/assets", assets::list)
         .get("/assets/:id", assets::show)
@@ -271,7 +277,7 @@ fn used_assets(site: &str, id: &str) -> Result<BTreeSet<String>, Error> {
 /// Brings the asset references of entry `id` in line with what it stores
 /// now. The change itself is stored, so a failure is logged: at worst an
 /// asset stays undeletable until the entry's next change.
-fn sync_assets(site: &str, id: &str) {
+pub(crate) fn sync_assets(site: &str, id: &str) {
     if let Err(error) = used_assets(site, id).and_then(|ids| refs::sync(site, id, &ids)) {
         log::warn(&format!(
             "cannot update the asset references of entry {id}: {error}"

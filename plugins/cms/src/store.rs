@@ -441,6 +441,139 @@ fn change_entry(
     )))
 }
 
+/// What publishing or withdrawing one entry writes: the operations that
+/// change what delivery serves (`core`: the published copy, its slug and
+/// recency keys, the type's change stamp), those of the derived indexes
+/// (`derived`: search and field indexes), and the published-slug claim
+/// that goes stale afterwards, if any.
+pub struct Publication {
+    /// The published copy, its slug and recency keys, the change stamp.
+    pub core: Vec<Operation>,
+    /// The search and field index changes.
+    pub derived: Vec<Operation>,
+    /// A published-slug key to release after the write.
+    pub stale_slug: Option<String>,
+}
+
+/// The operations that make `doc` the published copy of its entry.
+pub fn publication(site: &str, doc: &Published) -> Result<Publication, Error> {
+    let (kind, id, now) = (&doc.kind, &doc.id, doc.published_at);
+    let previous: Option<Published> = storage::get_json(&published_key(site, kind, id))?;
+    let mut core = vec![
+        Operation::set_json(published_key(site, kind, id), doc)?,
+        Operation::set(recent_key(site, kind, now, id), Vec::new()),
+        stamp(site, kind, now),
+    ];
+    if let Some(old) = &previous
+        && old.published_at != now
+    {
+        core.push(Operation::delete(recent_key(
+            site,
+            kind,
+            old.published_at,
+            id,
+        )));
+    }
+    if let Some(slug) = &doc.slug {
+        core.push(Operation::set(
+            published_slug_key(site, kind, &doc.locale, slug),
+            id.as_str(),
+        ));
+    }
+    let def = latest_type(site, kind).ok().map(|stored| stored.def);
+    let locales = Locales::configured();
+    let indexed = def.as_ref().map(|def| search::indexed(doc, def, &locales));
+    let mut derived = index_changes(site, id, indexed.as_ref())?;
+    let field_keys = def
+        .as_ref()
+        .map(|def| field_index::keys(site, doc, def, &locales))
+        .unwrap_or_default();
+    derived.extend(field_index_changes(site, id, field_keys)?);
+    let stale_slug = match previous {
+        Some(Published {
+            slug: Some(old),
+            locale,
+            ..
+        }) if doc.slug.as_ref() != Some(&old) => {
+            Some(published_slug_key(site, kind, &locale, &old))
+        }
+        _ => None,
+    };
+    Ok(Publication {
+        core,
+        derived,
+        stale_slug,
+    })
+}
+
+/// The operations that withdraw the published copy of `id` (of type
+/// `kind`); `core` is empty when there is none.
+pub fn withdrawal(site: &str, kind: &str, id: &str) -> Result<Publication, Error> {
+    let key = published_key(site, kind, id);
+    let mut core = Vec::new();
+    let mut stale_slug = None;
+    if let Some(Published {
+        slug,
+        locale,
+        published_at,
+        ..
+    }) = storage::get_json(&key)?
+    {
+        core.push(Operation::delete(key));
+        core.push(Operation::delete(recent_key(site, kind, published_at, id)));
+        core.push(stamp(site, kind, tessera_sdk::jobs::now_ms()));
+        stale_slug = slug.map(|slug| published_slug_key(site, kind, &locale, &slug));
+    }
+    let mut derived = index_changes(site, id, None)?;
+    derived.extend(field_index_changes(site, id, BTreeSet::new())?);
+    Ok(Publication {
+        core,
+        derived,
+        stale_slug,
+    })
+}
+
+/// Writes `publication`'s core then derived operations, then releases the
+/// stale slug claim for `id`.
+fn apply(publication: Publication, id: &str) -> Result<(), Error> {
+    let mut operations = publication.core;
+    operations.extend(publication.derived);
+    write(&operations)?;
+    if let Some(key) = publication.stale_slug {
+        release(&key, id)?;
+    }
+    Ok(())
+}
+
+/// Releases the published-slug claim `key` if entry `id` holds it.
+pub fn release_slug(key: &str, id: &str) -> Result<(), Error> {
+    release(key, id)
+}
+
+/// The id of the published entry holding `slug` of type `kind` in
+/// `locale`, if any.
+pub fn published_slug_owner(
+    site: &str,
+    kind: &str,
+    locale: &str,
+    slug: &str,
+) -> Result<Option<String>, Error> {
+    Ok(storage::get(&published_slug_key(site, kind, locale, slug))?
+        .map(|id| String::from_utf8_lossy(&id).into_owned()))
+}
+
+/// Records on entry `id` that `version` is published at `at` (`None`:
+/// unpublished), with a compare-and-swap retried on races.
+pub fn mark_published(site: &str, id: &str, published: Option<(u32, u64)>) -> Result<Entry, Error> {
+    let (_, entry) = change_entry(site, id, |old| {
+        let mut new = old.clone();
+        new.published_version = published.map(|(version, _)| version);
+        new.published_at = published.map(|(_, at)| at);
+        Ok(new)
+    })?;
+    Ok(entry)
+}
+
 /// Publishes the current draft of `id`: copies it to the published state
 /// and the delivery index.
 pub fn publish(site: &str, id: &str, now: u64) -> Result<Entry, Error> {
@@ -450,48 +583,7 @@ pub fn publish(site: &str, id: &str, now: u64) -> Result<Entry, Error> {
         new.published_at = Some(now);
         Ok(new)
     })?;
-    let previous: Option<Published> = storage::get_json(&published_key(site, &entry.kind, id))?;
-    let doc = Published::of(&entry, now);
-    let mut operations = vec![
-        Operation::set_json(published_key(site, &entry.kind, id), &doc)?,
-        Operation::set(recent_key(site, &entry.kind, now, id), Vec::new()),
-        stamp(site, &entry.kind, now),
-    ];
-    if let Some(old) = &previous
-        && old.published_at != now
-    {
-        operations.push(Operation::delete(recent_key(
-            site,
-            &entry.kind,
-            old.published_at,
-            id,
-        )));
-    }
-    if let Some(slug) = &doc.slug {
-        operations.push(Operation::set(
-            published_slug_key(site, &entry.kind, &entry.locale, slug),
-            id,
-        ));
-    }
-    let def = latest_type(site, &entry.kind).ok().map(|stored| stored.def);
-    let locales = Locales::configured();
-    let indexed = def.as_ref().map(|def| search::indexed(&doc, def, &locales));
-    operations.extend(index_changes(site, id, indexed.as_ref())?);
-    let field_keys = def
-        .as_ref()
-        .map(|def| field_index::keys(site, &doc, def, &locales))
-        .unwrap_or_default();
-    operations.extend(field_index_changes(site, id, field_keys)?);
-    write(&operations)?;
-    if let Some(Published {
-        slug: Some(old),
-        locale,
-        ..
-    }) = previous
-        && doc.slug.as_ref() != Some(&old)
-    {
-        release(&published_slug_key(site, &entry.kind, &locale, &old), id)?;
-    }
+    apply(publication(site, &Published::of(&entry, now))?, id)?;
     Ok(entry)
 }
 
@@ -516,31 +608,7 @@ pub fn unpublish(site: &str, id: &str) -> Result<Entry, Error> {
 }
 
 fn withdraw(site: &str, kind: &str, id: &str) -> Result<(), Error> {
-    let key = published_key(site, kind, id);
-    if let Some(Published {
-        slug,
-        locale,
-        published_at,
-        ..
-    }) = storage::get_json(&key)?
-    {
-        let mut operations = vec![
-            Operation::delete(key),
-            Operation::delete(recent_key(site, kind, published_at, id)),
-            stamp(site, kind, tessera_sdk::jobs::now_ms()),
-        ];
-        operations.extend(index_changes(site, id, None)?);
-        operations.extend(field_index_changes(site, id, BTreeSet::new())?);
-        write(&operations)?;
-        if let Some(slug) = slug {
-            release(&published_slug_key(site, kind, &locale, &slug), id)?;
-        }
-    } else {
-        let mut operations = index_changes(site, id, None)?;
-        operations.extend(field_index_changes(site, id, BTreeSet::new())?);
-        write(&operations)?;
-    }
-    Ok(())
+    apply(withdrawal(site, kind, id)?, id)
 }
 
 /// The operations that move the search index of `id` from its stored
