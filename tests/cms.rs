@@ -2230,3 +2230,142 @@ fn a_release_publishes_all_its_entries_or_none() {
     assert_eq!(twice.status, 400, "{}", twice.body);
     assert_eq!(twice.json()["error"]["code"], "invalid_release");
 }
+
+#[test]
+fn site_locales_fall_back_along_their_chains_and_publish_one_by_one() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    role(&kernel, "chief", &["cms.*"]);
+    role(&kernel, "writer", &["cms.entry.read", "cms.entry.write"]);
+    let ed = user(&kernel, "ed", "chief");
+    let wes = user(&kernel, "wes", "writer");
+    let defined = kernel.admin_json("PUT", "/api/cms/types/article", Some(article_type()));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let read = |slug: &str, locale: &str| -> Value {
+        let reply = kernel.get(&format!("/api/cms/delivery/article/{slug}?locale={locale}"));
+        assert_eq!(reply.status, 200, "{slug} in {locale}: {}", reply.body);
+        reply.json()["fields"]["title"].clone()
+    };
+    // Published before the site's locales change: re-indexed by a job.
+    let early = created(
+        &kernel,
+        &ed,
+        "early",
+        json!({"title": {"en": "Early", "fr": "Tôt"}}),
+    );
+    assert_eq!(publish(&kernel, &ed, &early).status, 200);
+
+    let settings = json!({"default": "en", "locales": [
+        {"code": "en"}, {"code": "fr"}, {"code": "fr-CA", "fallback": ["fr"]}, {"code": "de"}]});
+    let refused = wes.send(&kernel, "PUT", "/api/cms/locales", Some(settings.clone()));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    for (bad, words) in [
+        (
+            json!({"default": "it", "locales": [{"code": "en"}]}),
+            "default",
+        ),
+        (
+            json!({"default": "en", "locales": [{"code": "en", "fallback": ["es"]}]}),
+            "`es`",
+        ),
+    ] {
+        let reply = ed.send(&kernel, "PUT", "/api/cms/locales", Some(bad));
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert!(reply.body.contains(words), "{}", reply.body);
+    }
+    let set = ed.send(&kernel, "PUT", "/api/cms/locales", Some(settings));
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(set.json()["chains"]["fr-CA"], json!(["fr-CA", "fr", "en"]));
+    let public = kernel.get("/api/cms/delivery/locales");
+    assert_eq!(public.status, 200, "{}", public.body);
+    assert_eq!(public.json()["default"], "en");
+    let done = poll(
+        || ed.get(&kernel, "/api/cms/locales"),
+        |reply| reply.json()["reindex"]["state"] == "done",
+    );
+    assert_eq!(done.json()["reindex"]["state"], "done", "{}", done.body);
+    assert_eq!(done.json()["reindex"]["indexed"], 1);
+
+    assert_eq!(read("early", "fr-CA"), "Tôt", "fr-CA falls back to fr");
+    assert_eq!(read("early", "de"), "Early", "de falls back to the default");
+    let found = kernel.get("/api/cms/delivery/article?locale=fr-CA&filter[title][eq]=T%C3%B4t");
+    assert_eq!(
+        ids(&found),
+        ["early"],
+        "re-indexed for fr-CA: {}",
+        found.body
+    );
+
+    // Per-locale drafts: each locale's editor saves only their values.
+    let id = created(
+        &kernel,
+        &ed,
+        "hello",
+        json!({"title": {"en": "Hello", "fr": "Bonjour"}, "price": 5}),
+    );
+    assert_eq!(publish(&kernel, &ed, &id).status, 200);
+    let save = |locale: &str, data: Value| {
+        ed.send(
+            &kernel,
+            "PUT",
+            &format!("/api/cms/entries/{id}?locale={locale}"),
+            Some(json!({ "data": data })),
+        )
+    };
+    let fr = save("fr", json!({"title": "Salut"}));
+    assert_eq!(fr.status, 200, "{}", fr.body);
+    assert_eq!(
+        fr.json()["data"]["title"],
+        json!({"en": "Hello", "fr": "Salut"})
+    );
+    assert_eq!(save("en", json!({"title": "Hello v2"})).status, 200);
+    let shared = save("fr", json!({"price": 7}));
+    assert_eq!(shared.status, 400, "{}", shared.body);
+    assert!(shared.body.contains("not localized"), "{}", shared.body);
+    assert_eq!(read("hello", "fr"), "Bonjour", "drafts are not live");
+
+    // Publishing French leaves the English copy as it was.
+    let published = ed.post(
+        &kernel,
+        &format!("/api/cms/entries/{id}/publish"),
+        json!({"locales": ["fr"]}),
+    );
+    assert_eq!(published.status, 200, "{}", published.body);
+    assert_eq!(read("hello", "fr"), "Salut");
+    assert_eq!(read("hello", "fr-CA"), "Salut");
+    assert_eq!(
+        read("hello", "en"),
+        "Hello",
+        "the English draft stays a draft"
+    );
+    let unknown = ed.post(
+        &kernel,
+        &format!("/api/cms/entries/{id}/publish"),
+        json!({"locales": ["xx"]}),
+    );
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+    assert_eq!(unknown.json()["error"]["code"], "invalid_locale");
+
+    // Withdrawing French: French readers fall back to English.
+    let withdrawn = ed.post(
+        &kernel,
+        &format!("/api/cms/entries/{id}/unpublish"),
+        json!({"locales": ["fr"]}),
+    );
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.body);
+    assert_eq!(
+        withdrawn.json()["published_locales"],
+        json!(["en", "fr-CA", "de"])
+    );
+    assert_eq!(read("hello", "fr"), "Hello");
+    assert_eq!(read("hello", "fr-CA"), "Hello");
+    // Withdrawing the default locale withdraws the entry.
+    let gone = ed.post(
+        &kernel,
+        &format!("/api/cms/entries/{id}/unpublish"),
+        json!({"locales": ["en"]}),
+    );
+    assert_eq!(gone.status, 200, "{}", gone.body);
+    assert_eq!(gone.json()["published_version"], Value::Null);
+    assert_eq!(kernel.get("/api/cms/delivery/article/hello").status, 404);
+}

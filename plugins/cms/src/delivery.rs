@@ -18,9 +18,9 @@ use crate::schema::TypeDef;
 use crate::{planner, store};
 
 /// The published copy as the delivery API returns it: fields no longer in
-/// the schema dropped, localized fields resolved to `locale` (else the
-/// default locale).
-pub fn render(doc: Published, def: &TypeDef, locale: &str, default: &str) -> Value {
+/// the schema dropped, localized fields resolved to `locale` (else along
+/// its fallback chain to the default locale).
+pub fn render(doc: Published, def: &TypeDef, locale: &str, locales: &Locales) -> Value {
     let mut fields: Map<String, Value> = doc
         .fields
         .into_iter()
@@ -32,7 +32,7 @@ pub fn render(doc: Published, def: &TypeDef, locale: &str, default: &str) -> Val
         .filter(|field| field.localized)
         .map(|field| field.name.as_str())
         .collect();
-    query::localize(&mut fields, &localized, locale, default);
+    query::localize(&mut fields, &localized, &locales.chain(locale));
     json!({
         "id": doc.id,
         "type": doc.kind,
@@ -100,9 +100,9 @@ pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
     let paths = expand::parse(query.expand.as_deref())
         .map_err(|message| Error::new(400, "invalid_query", message))?;
     expand::check(&site, &stored, &paths)?;
-    let locales = Locales::configured();
+    let locales = Locales::of_site(&site);
     let locale = locale(query.locale.as_deref(), &locales)?;
-    let show = |doc| render(doc, &stored.def, &locale, locales.default());
+    let show = |doc| render(doc, &stored.def, &locale, &locales);
     let page = if !query.is_filtered() && query.sort.is_empty() {
         let after = query.cursor.as_ref().map(|cursor| cursor.id.as_str());
         let (docs, more) = store::published_page(&site, &stored.key, after, query.limit)?;
@@ -158,15 +158,15 @@ pub fn one(request: &Request, params: &Params) -> Result<Response, Error> {
     let paths = expand::parse(request.query("expand").as_deref())
         .map_err(|message| Error::new(400, "invalid_query", message))?;
     expand::check(&site, &stored, &paths)?;
-    let locales = Locales::configured();
+    let locales = Locales::of_site(&site);
     let locale = locale(request.query("locale").as_deref(), &locales)?;
-    let found = match store::published(&site, &stored.key, wanted)? {
-        Some(doc) => Some(doc),
-        None => match store::published_by_slug(&site, &stored.key, &locale, wanted)? {
-            Some(doc) => Some(doc),
-            None => store::published_by_slug(&site, &stored.key, locales.default(), wanted)?,
-        },
-    };
+    let mut found = store::published(&site, &stored.key, wanted)?;
+    for slug_locale in locales.chain(&locale) {
+        if found.is_some() {
+            break;
+        }
+        found = store::published_by_slug(&site, &stored.key, slug_locale, wanted)?;
+    }
     let doc = found.ok_or_else(|| {
         Error::not_found(format!(
             "no published `{}` with the id or slug `{wanted}`",
@@ -174,7 +174,7 @@ pub fn one(request: &Request, params: &Params) -> Result<Response, Error> {
         ))
     })?;
     let last_modified = doc.published_at.max(stored.created_at);
-    let mut value = render(doc, &stored.def, &locale, locales.default());
+    let mut value = render(doc, &stored.def, &locale, &locales);
     let fields = request.query("fields").map(|fields| {
         fields
             .split(',')
@@ -219,11 +219,13 @@ mod tests {
                 json!({"title": {"en": "Hello", "fr": "Salut"}, "price": 3, "old": true}),
             )
             .unwrap(),
+            locales: None,
         };
-        let fr = render(doc.clone(), &def, "fr", "en");
+        let locales = Locales::parse("en,fr,de", "en");
+        let fr = render(doc.clone(), &def, "fr", &locales);
         assert_eq!(fr["fields"], json!({"title": "Salut", "price": 3}));
         assert_eq!(fr["slug"], "hello");
-        let de = render(doc, &def, "de", "en");
+        let de = render(doc, &def, "de", &locales);
         assert_eq!(de["fields"]["title"], "Hello");
     }
 }

@@ -155,7 +155,7 @@ impl Expander<'_> {
     /// not published.
     fn entry(&self, target: &StoredType, id: &str) -> Result<Value, Error> {
         Ok(match store::published(self.site, &target.key, id)? {
-            Some(doc) => render(doc, &target.def, self.locale, self.locales.default()),
+            Some(doc) => render(doc, &target.def, self.locale, self.locales),
             None => Value::Null,
         })
     }

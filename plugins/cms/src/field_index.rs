@@ -173,7 +173,7 @@ pub fn split_key<'a>(prefix: &str, key: &'a str) -> Option<(&'a str, &'a str)> {
 /// Every index key of the published `doc`.
 pub fn keys(site: &str, doc: &Published, def: &TypeDef, locales: &Locales) -> BTreeSet<String> {
     let fields = indexed_fields(def);
-    let default_view = render(doc.clone(), def, locales.default(), locales.default());
+    let default_view = render(doc.clone(), def, locales.default(), locales);
     let mut keys = BTreeSet::new();
     let mut add = |view: &Value, field: &IndexedField, scope: &str| {
         for direction in [Direction::Ascending, Direction::Descending] {
@@ -188,7 +188,7 @@ pub fn keys(site: &str, doc: &Published, def: &TypeDef, locales: &Locales) -> BT
     }
     if fields.iter().any(|field| field.localized) {
         for locale in locales.all() {
-            let view = render(doc.clone(), def, locale, locales.default());
+            let view = render(doc.clone(), def, locale, locales);
             for field in fields.iter().filter(|field| field.localized) {
                 add(&view, field, locale);
             }
@@ -274,6 +274,7 @@ mod tests {
                 json!({"title": {"en": "Hi", "fr": "Salut"}, "body": "x", "price": 3}),
             )
             .unwrap(),
+            locales: None,
         };
         let locales = Locales::parse("en,fr", "en");
         let keys = keys("default", &doc, &def, &locales);

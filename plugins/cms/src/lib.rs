@@ -22,6 +22,8 @@ pub mod delivery;
 pub mod diff;
 pub mod expand;
 pub mod field_index;
+pub mod locale_publish;
+mod locale_settings;
 pub mod locales;
 pub mod media;
 pub mod model;
@@ -57,6 +59,8 @@ impl Plugin for Cms {
     fn run_job(name: String, payload: Vec<u8>) -> Result<(), String> {
         if schedule::owns(&name) {
             schedule::run_job(&name, &payload)
+        } else if locale_settings::owns(&name) {
+            locale_settings::run_job(&name, &payload)
         } else {
             Err(format!("the CMS has no job `{name}`"))
         }

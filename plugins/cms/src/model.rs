@@ -56,6 +56,10 @@ pub struct Entry {
     /// When it was last published.
     #[serde(default)]
     pub published_at: Option<u64>,
+    /// The locales published, when they were published one by one (none:
+    /// published whole, every locale; see [`crate::locale_publish`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_locales: Option<Vec<String>>,
 }
 
 /// One saved version of an entry.
@@ -116,6 +120,10 @@ pub struct Published {
     pub published_at: u64,
     /// The field values.
     pub fields: Map<String, Value>,
+    /// The locales it serves when they were published one by one (none:
+    /// published whole; see [`crate::locale_publish`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locales: Option<Vec<String>>,
 }
 
 impl Published {
@@ -130,6 +138,7 @@ impl Published {
             schema_version: entry.schema_version,
             published_at: now,
             fields: entry.data.clone(),
+            locales: None,
         }
     }
 }
@@ -165,6 +174,7 @@ mod tests {
             updated_by: "ada".into(),
             published_version: None,
             published_at: None,
+            published_locales: None,
         };
         assert_eq!(
             event_payload("default", &entry),

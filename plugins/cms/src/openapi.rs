@@ -328,7 +328,8 @@ fn editorial_paths() -> Map<String, Value> {
         json!({
         "get": {"tags": ["entries"], "summary": "An entry and its draft", "security": secured, "parameters": [id],
             "responses": {"200": entry_response("The entry."), "404": error_response("No such entry.")}},
-        "put": {"tags": ["entries"], "summary": "Save a new draft version; needs `cms.entry.write`", "security": secured, "parameters": [id],
+        "put": {"tags": ["entries"], "summary": "Save a new draft version; with `?locale=fr`, plain values of localized fields replace only that locale's; needs `cms.entry.write`", "security": secured,
+            "parameters": [id, query_parameter("locale", "Save only this locale's values of localized fields.")],
             "responses": {"200": entry_response("The entry."), "400": error_response("Invalid data."), "409": error_response("A conflict.")}},
         "delete": {"tags": ["entries"], "summary": "Delete an entry; needs `cms.entry.delete`", "security": secured, "parameters": [id],
             "responses": {"204": {"description": "Deleted."}}}}),
@@ -356,7 +357,8 @@ fn editorial_paths() -> Map<String, Value> {
         add(
             &format!("/entries/{{id}}/{action}"),
             json!({"post": {"tags": ["publishing"],
-            "summary": format!("{action} the entry; needs `cms.entry.publish`"), "security": secured, "parameters": [id],
+            "summary": format!("{action} the entry (or, with a body `{{\"locales\": [...]}}`, only those locales); needs `cms.entry.publish`"), "security": secured, "parameters": [id],
+            "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"locales": {"type": "array", "items": {"type": "string"}}}}}}},
             "responses": {"200": entry_response("The entry."), "409": error_response("Not published (unpublish).")}}}),
         );
     }
@@ -379,6 +381,22 @@ fn editorial_paths() -> Map<String, Value> {
     let release_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["title"],
         "properties": {"title": {"type": "string"}, "items": {"type": "array", "maxItems": 100, "items": {"type": "object", "required": ["entry"],
             "properties": {"entry": {"type": "string"}, "action": {"type": "string", "enum": ["publish", "unpublish"]}, "version": {"type": "integer"}}}}}}}}});
+    add(
+        "/locales",
+        json!({
+        "get": {"tags": ["locales"], "summary": "The site's locales, fallback chains and re-index progress; needs `cms.entry.read`", "security": secured,
+            "responses": {"200": {"description": "`{\"default\", \"locales\": [{\"code\", \"fallback\"}], \"chains\", \"reindex\"}`"}}},
+        "put": {"tags": ["locales"], "summary": "Set the site's locales and fallback chains; needs `cms.type.manage`", "security": secured,
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["default", "locales"],
+                "properties": {"default": {"type": "string"}, "locales": {"type": "array", "items": {"type": "object", "required": ["code"],
+                    "properties": {"code": {"type": "string"}, "fallback": {"type": "array", "items": {"type": "string"}}}}}}}}}},
+            "responses": {"200": {"description": "The settings, as GET returns them."}, "400": error_response("Invalid locales.")}}}),
+    );
+    add(
+        "/delivery/locales",
+        json!({"get": {"tags": ["delivery"], "summary": "The site's locales and their fallback chains",
+        "responses": {"200": {"description": "`{\"default\", \"locales\", \"chains\"}`"}}}}),
+    );
     add(
         "/releases",
         json!({
@@ -523,7 +541,7 @@ pub fn handle(request: &Request, _: &Params) -> Result<Response, Error> {
     let last_modified = types.iter().map(|stored| stored.created_at).max();
     delivery::cached(
         request,
-        &document(&types, &Locales::configured()),
+        &document(&types, &Locales::of_site(&site)),
         last_modified,
     )
 }

@@ -154,7 +154,7 @@ impl Reader<'_> {
             ));
         }
         let found = store::published(self.site, &target.key, id)?
-            .map(|doc| render(doc, &target.def, self.locale, self.locales.default()));
+            .map(|doc| render(doc, &target.def, self.locale, self.locales));
         self.referenced.insert(key, found.clone());
         Ok(found)
     }
@@ -165,7 +165,7 @@ impl Reader<'_> {
     }
 
     fn show(&self, doc: Published) -> Value {
-        render(doc, &self.stored.def, self.locale, self.locales.default())
+        render(doc, &self.stored.def, self.locale, self.locales)
     }
 
     /// The ids of the keys of the index at `field_prefix` that start with

@@ -397,13 +397,14 @@ pub fn select(doc: &mut Value, fields: Option<&[String]>) {
 }
 
 /// Replaces each localized value (an object keyed by locale) in `fields` by
-/// the value for `locale`, else for `default`; drops it when neither has one.
-pub fn localize(fields: &mut Map<String, Value>, localized: &[&str], locale: &str, default: &str) {
+/// the value of the first locale of `chain` that has one; drops it when
+/// none has.
+pub fn localize(fields: &mut Map<String, Value>, localized: &[&str], chain: &[&str]) {
     for name in localized {
         let chosen = match fields.get(*name) {
-            Some(Value::Object(per_locale)) => per_locale
-                .get(locale)
-                .or_else(|| per_locale.get(default))
+            Some(Value::Object(per_locale)) => chain
+                .iter()
+                .find_map(|locale| per_locale.get(*locale))
                 .cloned(),
             Some(other) => Some(other.clone()),
             None => continue,
@@ -578,7 +579,7 @@ mod tests {
     fn selects_and_localizes_fields() {
         let mut one = json!({"id": "a", "fields": {"title": {"en": "Hi", "fr": "Salut"}, "sub": {"en": "Sub"}, "n": 1}});
         if let Some(Value::Object(fields)) = one.get_mut("fields") {
-            localize(fields, &["title", "sub", "gone"], "fr", "en");
+            localize(fields, &["title", "sub", "gone"], &["fr", "en"]);
         }
         assert_eq!(
             one["fields"],

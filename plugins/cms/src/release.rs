@@ -329,6 +329,7 @@ fn prepare(site: &str, item: &Item, now: u64) -> Result<Result<Prepared, String>
         schema_version: version.schema_version,
         published_at: now,
         fields: version.data,
+        locales: None,
     };
     Ok(Ok(Prepared {
         entry,

@@ -14,8 +14,8 @@ use crate::schema::{Invalid, TypeDef, is_name};
 use crate::store::{self, Draft};
 use crate::validate::Lookup;
 use crate::{
-    asset_delivery, asset_search, assets, delivery, diff, openapi, refs, release, review, schedule,
-    search, validate,
+    asset_delivery, asset_search, assets, delivery, diff, locale_publish, locale_settings, openapi,
+    refs, release, review, schedule, search, validate,
 };
 
 const MANAGE: &str = "cms.type.manage";
@@ -50,6 +50,9 @@ pub fn router() -> Router {
         .get("/entries/:id/schedule", schedule::get)
         .delete("/entries/:id/schedule", schedule::delete)
         .get("/schedules", schedule::list)
+        .get("/locales", locale_settings::get)
+        .put("/locales", locale_settings::put)
+        .get("/delivery/locales", locale_settings::public)
         .post("/releases", release::create)
         .get("/releases", release::list)
         .get("/releases/:id", release::show)
@@ -75,7 +78,7 @@ pub fn router() -> Router {
 }
 
 /// Type keys that would clash with other delivery routes.
-const RESERVED_TYPES: [&str; 1] = ["assets"];
+const RESERVED_TYPES: [&str; 2] = ["assets", "locales"];
 
 /// The caller's site and username, once `permission` is checked.
 pub(crate) fn caller(permission: &str) -> Result<(String, String), Error> {
@@ -109,7 +112,17 @@ fn invalid_entry(invalid: &Invalid) -> Error {
 /// Publishes `topic` about `entry`; a failure is logged, not returned (the
 /// change itself is stored).
 pub(crate) fn announce(topic: &str, site: &str, entry: &Entry) {
-    if let Err(error) = events::publish_json(topic, &event_payload(site, entry)) {
+    announce_locales(topic, site, entry, None);
+}
+
+/// [`announce`], naming the `locales` concerned when only some were
+/// published or withdrawn.
+fn announce_locales(topic: &str, site: &str, entry: &Entry, locales: Option<&[String]>) {
+    let mut payload = event_payload(site, entry);
+    if let (Some(locales), Some(object)) = (locales, payload.as_object_mut()) {
+        object.insert("locales".to_owned(), Value::from(locales.to_vec()));
+    }
+    if let Err(error) = events::publish_json(topic, &payload) {
         log::warn(&format!(
             "cannot publish {topic} for entry {}: {error}",
             entry.id
@@ -124,7 +137,9 @@ fn put_type(request: &Request, params: &Params) -> Result<Response, Error> {
         return Err(Error::new(
             400,
             "invalid_key",
-            format!("`{key}` is reserved (the delivery API serves assets under /delivery/assets)"),
+            format!(
+                "`{key}` is reserved (the delivery API serves /delivery/assets and /delivery/locales)"
+            ),
         ));
     }
     let def: TypeDef = request.json()?;
@@ -249,7 +264,7 @@ fn validated(
         }
         .map_err(|error| Invalid::new("", error.to_string()))
     };
-    validate::entry(def, data, &Locales::configured(), &mut resolve)
+    validate::entry(def, data, &Locales::of_site(site), &mut resolve)
         .map_err(|invalid| invalid_entry(&invalid))
 }
 
@@ -313,7 +328,7 @@ fn create_entry(request: &Request, params: &Params) -> Result<Response, Error> {
     let (site, by) = caller(WRITE)?;
     let stored = store::latest_type(&site, type_key(params)?)?;
     let body = body(request)?;
-    let locales = Locales::configured();
+    let locales = Locales::of_site(&site);
     let locale = body.locale.unwrap_or_else(|| locales.default().to_owned());
     if !locales.contains(&locale) {
         return Err(invalid_entry(&Invalid::new(
@@ -357,7 +372,27 @@ fn update_entry(request: &Request, params: &Params) -> Result<Response, Error> {
         )));
     }
     let stored = store::latest_type(&site, &old.kind)?;
-    let data = validated(&site, &stored.def, &body.data)?;
+    let data = match request.query("locale") {
+        // A per-locale save: plain values of localized fields, merged into
+        // that locale of the draft (see `locale_publish`).
+        Some(locale) => {
+            let locales = Locales::of_site(&site);
+            if !locales.contains(&locale) {
+                return Err(Error::new(
+                    400,
+                    "invalid_locale",
+                    format!(
+                        "`{locale}` is not one of this site's locales ({})",
+                        locales.all().join(", ")
+                    ),
+                ));
+            }
+            let merged = locale_publish::merge_draft(&stored.def, &old.data, &body.data, &locale)
+                .map_err(|(field, why)| invalid_entry(&Invalid::new(field, why)))?;
+            validated(&site, &stored.def, &merged)?
+        }
+        None => validated(&site, &stored.def, &body.data)?,
+    };
     let draft = Draft {
         id: old.id.clone(),
         kind: old.kind.clone(),
@@ -453,9 +488,14 @@ fn restore_version(_: &Request, params: &Params) -> Result<Response, Error> {
 /// Publishes the draft of `id` on `site`, then updates its asset references
 /// and announces it: what a request and a scheduled publish both do.
 pub(crate) fn publish_entry(site: &str, id: &str) -> Result<Entry, Error> {
-    let entry = store::publish(site, id, jobs::now_ms())?;
+    publish_entry_locales(site, id, None)
+}
+
+/// [`publish_entry`], of only the locales `only` when given.
+fn publish_entry_locales(site: &str, id: &str, only: Option<&[String]>) -> Result<Entry, Error> {
+    let entry = store::publish(site, id, jobs::now_ms(), only)?;
     sync_assets(site, &entry.id);
-    announce("cms.entry.published", site, &entry);
+    announce_locales("cms.entry.published", site, &entry, only);
     Ok(entry)
 }
 
@@ -468,18 +508,68 @@ pub(crate) fn unpublish_entry(site: &str, id: &str) -> Result<Entry, Error> {
     Ok(entry)
 }
 
-fn publish(_: &Request, params: &Params) -> Result<Response, Error> {
+/// The `locales` of a publish or unpublish body: none for an empty body
+/// (the whole entry); each must be one of the site's locales.
+fn chosen_locales(site: &str, request: &Request) -> Result<Option<Vec<String>>, Error> {
+    if request.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Chosen {
+        #[serde(default)]
+        locales: Option<Vec<String>>,
+    }
+    let chosen: Chosen = request.json().map_err(|_| {
+        Error::bad_request("send no body (the whole entry) or {\"locales\": [\"fr\", ...]}")
+    })?;
+    let Some(chosen) = chosen.locales else {
+        return Ok(None);
+    };
+    let locales = Locales::of_site(site);
+    if chosen.is_empty() {
+        return Err(Error::new(
+            400,
+            "invalid_locale",
+            "`locales`: name at least one locale, or send no body for the whole entry",
+        ));
+    }
+    if let Some(unknown) = chosen.iter().find(|locale| !locales.contains(locale)) {
+        return Err(Error::new(
+            400,
+            "invalid_locale",
+            format!(
+                "`{unknown}` is not one of this site's locales ({})",
+                locales.all().join(", ")
+            ),
+        ));
+    }
+    Ok(Some(chosen))
+}
+
+fn publish(request: &Request, params: &Params) -> Result<Response, Error> {
     let (site, _) = caller(PUBLISH)?;
-    Ok(Response::ok_json(&publish_entry(
+    let only = chosen_locales(&site, request)?;
+    Ok(Response::ok_json(&publish_entry_locales(
         &site,
         params.require("id")?,
+        only.as_deref(),
     )?))
 }
 
-fn unpublish(_: &Request, params: &Params) -> Result<Response, Error> {
+fn unpublish(request: &Request, params: &Params) -> Result<Response, Error> {
     let (site, _) = caller(PUBLISH)?;
-    Ok(Response::ok_json(&unpublish_entry(
-        &site,
-        params.require("id")?,
-    )?))
+    let id = params.require("id")?;
+    let entry = match chosen_locales(&site, request)? {
+        None => unpublish_entry(&site, id)?,
+        Some(gone) => {
+            let entry = store::unpublish_locales(&site, id, &gone)?;
+            sync_assets(&site, &entry.id);
+            // Still published: only `locales` went; else the whole entry.
+            let locales = entry.published_version.is_some().then_some(gone.as_slice());
+            announce_locales("cms.entry.unpublished", &site, &entry, locales);
+            entry
+        }
+    };
+    Ok(Response::ok_json(&entry))
 }

@@ -118,15 +118,14 @@ pub struct Indexed {
     pub locales: BTreeMap<String, DocTerms>,
 }
 
-/// The terms of `fields` and `slug` as rendered in `locale` (localized
-/// fields fall back to `default`, as in the delivery API), keeping the
-/// `cap` heaviest terms (ties: alphabetical).
+/// The terms of `fields` and `slug` as rendered through the locales of
+/// `chain` (a locale and its fallbacks, as in the delivery API), keeping
+/// the `cap` heaviest terms (ties: alphabetical).
 pub fn doc_terms(
     def: &TypeDef,
     fields: &Map<String, Value>,
     slug: Option<&str>,
-    locale: &str,
-    default: &str,
+    chain: &[&str],
     cap: usize,
 ) -> DocTerms {
     let mut fields = fields.clone();
@@ -136,7 +135,7 @@ pub fn doc_terms(
         .filter(|field| field.localized)
         .map(|field| field.name.as_str())
         .collect();
-    query::localize(&mut fields, &localized, locale, default);
+    query::localize(&mut fields, &localized, chain);
     let title = title_field(def);
     let mut doc = DocTerms::default();
     let mut add = |text: &str, weight: u32| {
@@ -183,8 +182,7 @@ pub fn indexed(doc: &Published, def: &TypeDef, locales: &Locales) -> Indexed {
                     def,
                     &doc.fields,
                     doc.slug.as_deref(),
-                    locale,
-                    locales.default(),
+                    &locales.chain(locale),
                     cap,
                 );
                 (locale.clone(), terms)
@@ -382,7 +380,7 @@ pub fn handle(request: &Request, _: &Params) -> Result<Response, Error> {
     let site = identity::current().site;
     let terms = parse_query(request.query("q").as_deref()).map_err(invalid)?;
     let limit = parse_limit(request.query("limit").as_deref()).map_err(invalid)?;
-    let locales = Locales::configured();
+    let locales = Locales::of_site(&site);
     let locale = delivery::locale(request.query("locale").as_deref(), &locales)?;
     let kind = match request.query("type") {
         Some(kind) => Some(store::latest_type(&site, &kind)?.key),
@@ -422,7 +420,7 @@ pub fn handle(request: &Request, _: &Params) -> Result<Response, Error> {
             published.slug.clone(),
         );
         let title = title_field(&def).map(str::to_owned);
-        let rendered = delivery::render(published, &def, &locale, locales.default());
+        let rendered = delivery::render(published, &def, &locale, &locales);
         let title = title
             .and_then(|name| rendered.get("fields")?.get(&name).cloned())
             .unwrap_or(Value::Null);
@@ -465,6 +463,7 @@ mod tests {
             schema_version: 1,
             published_at: 1,
             fields: serde_json::from_value(fields).unwrap(),
+            locales: None,
         }
     }
 
@@ -566,7 +565,7 @@ mod tests {
             indexed.locales["de"].terms["red"],
             TITLE_WEIGHT + SLUG_WEIGHT
         );
-        let capped = doc_terms(&def(), &doc.fields, None, "en", "en", 2);
+        let capped = doc_terms(&def(), &doc.fields, None, &["en"], 2);
         assert_eq!(capped.terms.keys().collect::<Vec<_>>(), ["apple", "red"]);
     }
 

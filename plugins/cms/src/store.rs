@@ -30,11 +30,11 @@ use tessera_sdk::Error;
 use tessera_sdk::bindings::tessera::plugin::storage as raw;
 use tessera_sdk::storage::{self, CasOutcome, Operation};
 
-use crate::field_index;
 use crate::locales::Locales;
 use crate::model::{Entry, Published, StoredType, Version};
 use crate::schema::TypeDef;
 use crate::search::{self, Change, Indexed};
+use crate::{field_index, locale_publish};
 
 /// How often publish and unpublish retry after losing a race.
 const ATTEMPTS: usize = 8;
@@ -350,6 +350,7 @@ pub fn save(
         updated_by: by.to_owned(),
         published_version: previous.and_then(|(old, _)| old.published_version),
         published_at: previous.and_then(|(old, _)| old.published_at),
+        published_locales: previous.and_then(|(old, _)| old.published_locales.clone()),
     };
     let written = serde_json::to_vec(&entry)
         .map_err(|error| Error::internal(format!("cannot serialise the entry: {error}")));
@@ -481,7 +482,7 @@ pub fn publication(site: &str, doc: &Published) -> Result<Publication, Error> {
         ));
     }
     let def = latest_type(site, kind).ok().map(|stored| stored.def);
-    let locales = Locales::configured();
+    let locales = Locales::of_site(site);
     let indexed = def.as_ref().map(|def| search::indexed(doc, def, &locales));
     let mut derived = index_changes(site, id, indexed.as_ref())?;
     let field_keys = def
@@ -545,6 +546,12 @@ fn apply(publication: Publication, id: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Recomputes the search and field index entries of the published `doc`
+/// (after the site's locales changed).
+pub fn reindex(site: &str, doc: &Published) -> Result<(), Error> {
+    write(&publication(site, doc)?.derived)
+}
+
 /// Releases the published-slug claim `key` if entry `id` holds it.
 pub fn release_slug(key: &str, id: &str) -> Result<(), Error> {
     release(key, id)
@@ -569,21 +576,78 @@ pub fn mark_published(site: &str, id: &str, published: Option<(u32, u64)>) -> Re
         let mut new = old.clone();
         new.published_version = published.map(|(version, _)| version);
         new.published_at = published.map(|(_, at)| at);
+        new.published_locales = None;
         Ok(new)
     })?;
     Ok(entry)
 }
 
 /// Publishes the current draft of `id`: copies it to the published state
-/// and the delivery index.
-pub fn publish(site: &str, id: &str, now: u64) -> Result<Entry, Error> {
+/// and the delivery index; with `only`, just those locales' values (see
+/// [`locale_publish`]).
+pub fn publish(site: &str, id: &str, now: u64, only: Option<&[String]>) -> Result<Entry, Error> {
     let (_, entry) = change_entry(site, id, |old| {
         let mut new = old.clone();
         new.published_version = Some(old.version);
         new.published_at = Some(now);
+        new.published_locales = None;
         Ok(new)
     })?;
-    apply(publication(site, &Published::of(&entry, now))?, id)?;
+    let doc = match only {
+        None => Published::of(&entry, now),
+        Some(only) => {
+            let previous = published(site, &entry.kind, id)?;
+            let def = latest_type(site, &entry.kind)?.def;
+            locale_publish::publish_locales(
+                &entry,
+                previous.as_ref(),
+                &def,
+                only,
+                &Locales::of_site(site),
+                now,
+            )
+        }
+    };
+    let entry = if doc.locales.is_some() {
+        let served = doc.locales.clone();
+        change_entry(site, id, |old| {
+            let mut new = old.clone();
+            new.published_locales = served.clone();
+            Ok(new)
+        })?
+        .1
+    } else {
+        entry
+    };
+    apply(publication(site, &doc)?, id)?;
+    Ok(entry)
+}
+
+/// Withdraws the locales `gone` from the published copy of `id`; the whole
+/// entry when nothing would stay live (see [`locale_publish`]).
+pub fn unpublish_locales(site: &str, id: &str, gone: &[String]) -> Result<Entry, Error> {
+    let (entry, _) = entry(site, id)?;
+    let previous = published(site, &entry.kind, id)?.ok_or_else(|| {
+        Error::new(
+            409,
+            "not_published",
+            format!("entry `{id}` is not published"),
+        )
+    })?;
+    let def = latest_type(site, &entry.kind)?.def;
+    let now = tessera_sdk::jobs::now_ms();
+    let Some(doc) =
+        locale_publish::withdraw_locales(&previous, &def, gone, &Locales::of_site(site), now)
+    else {
+        return unpublish(site, id);
+    };
+    let served = doc.locales.clone();
+    let (_, entry) = change_entry(site, id, |old| {
+        let mut new = old.clone();
+        new.published_locales = served.clone();
+        Ok(new)
+    })?;
+    apply(publication(site, &doc)?, id)?;
     Ok(entry)
 }
 
@@ -601,6 +665,7 @@ pub fn unpublish(site: &str, id: &str) -> Result<Entry, Error> {
         let mut new = old.clone();
         new.published_version = None;
         new.published_at = None;
+        new.published_locales = None;
         Ok(new)
     })?;
     withdraw(site, &entry.kind, id)?;
