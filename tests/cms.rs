@@ -2369,3 +2369,94 @@ fn site_locales_fall_back_along_their_chains_and_publish_one_by_one() {
     assert_eq!(gone.json()["published_version"], Value::Null);
     assert_eq!(kernel.get("/api/cms/delivery/article/hello").status, 404);
 }
+
+#[test]
+fn variants_are_validated_versioned_and_default_without_personalisation() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path());
+    role(&kernel, "chief", &["cms.*"]);
+    let ed = user(&kernel, "ed", "chief");
+    let defined = kernel.admin_json("PUT", "/api/cms/types/article", Some(article_type()));
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    let created = ed.post(
+        &kernel,
+        "/api/cms/types/article/entries",
+        json!({"slug": "offer", "data": {"title": {"en": "Our offer"}, "price": 10},
+               "variants": [{"segment": "tech-buyer", "data": {"title": {"en": "Specifications"}}},
+                            {"segment": "biz-buyer", "data": {"price": 8}}]}),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.json()["variants"][1]["data"], json!({"price": 8}));
+
+    // A variant must make a valid entry; mistakes name the variant.
+    for (variants, words) in [
+        (
+            json!([{"segment": "tech", "data": {"price": -1}}]),
+            "variants[0]",
+        ),
+        (
+            json!([{"segment": "a b", "data": {"price": 1}}]),
+            "variants[0].segment",
+        ),
+        (
+            json!([{"segment": "t", "data": {"price": 1}}, {"segment": "t", "data": {"price": 2}}]),
+            "two variants",
+        ),
+        (json!([{"segment": "t"}]), "variants"),
+    ] {
+        let refused = ed.send(
+            &kernel,
+            "PUT",
+            &format!("/api/cms/entries/{id}"),
+            Some(json!({"data": {"title": {"en": "Our offer"}}, "variants": variants})),
+        );
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(refused.body.contains(words), "{words}: {}", refused.body);
+    }
+    // An update without `variants` keeps them; the versions diff them.
+    let kept = ed.send(
+        &kernel,
+        "PUT",
+        &format!("/api/cms/entries/{id}"),
+        Some(json!({"data": {"title": {"en": "Our offer"}, "price": 12}})),
+    );
+    assert_eq!(kept.status, 200, "{}", kept.body);
+    assert_eq!(kept.json()["variants"].as_array().unwrap().len(), 2);
+    let changed = ed.send(
+        &kernel,
+        "PUT",
+        &format!("/api/cms/entries/{id}"),
+        Some(json!({"data": {"title": {"en": "Our offer"}, "price": 12},
+                    "variants": [{"segment": "tech-buyer", "data": {"title": {"en": "Specs"}}}]})),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let diff = ed.get(&kernel, &format!("/api/cms/entries/{id}/versions/2/diff/3"));
+    assert_eq!(diff.status, 200, "{}", diff.body);
+    let paths: Vec<String> = diff.json()["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        ["variants.biz-buyer", "variants.tech-buyer"],
+        "{}",
+        diff.body
+    );
+
+    // Without the personalisation plugin everyone gets the default content,
+    // marked private because it could depend on who asks.
+    assert_eq!(publish(&kernel, &ed, &id).status, 200);
+    let one = kernel.call_bytes("GET", "/api/cms/delivery/article/offer", &[], None);
+    assert_eq!(one.status, 200);
+    let body: Value = serde_json::from_slice(&one.body).unwrap();
+    assert_eq!(body["fields"]["title"], "Our offer");
+    assert_eq!(body["variant"], Value::Null);
+    assert!(body.get("_variants").is_none(), "{body}");
+    assert_eq!(one.header("cache-control"), Some("private"));
+    let list = kernel.get("/api/cms/delivery/article?sort=-published_at");
+    assert_eq!(list.json()["items"][0]["fields"]["price"], 12);
+    assert!(!list.body.contains("_variants"), "{}", list.body);
+}

@@ -56,6 +56,13 @@ pub struct Manifest {
     /// Other plugins this one needs, by id, with semver version ranges.
     #[serde(default)]
     pub dependencies: BTreeMap<String, semver::VersionReq>,
+    /// Plugins this one uses when they are installed, by id, with semver
+    /// version ranges (`[optional-dependencies]`): not needed to install or
+    /// start it, but when one is installed its version must be in range,
+    /// and it may be invoked. A call to one that is absent fails with
+    /// `not-found`, which the plugin must handle.
+    #[serde(default)]
+    pub optional_dependencies: BTreeMap<String, semver::VersionReq>,
     /// What the plugin may do. Anything not declared is denied.
     #[serde(default)]
     pub capabilities: Capabilities,

@@ -34,6 +34,19 @@ pub(super) fn validate(manifest: &Manifest) -> Result<(), ManifestError> {
             ));
         }
     }
+    for id in manifest.optional_dependencies.keys() {
+        let field = format!("optional-dependencies.\"{id}\"");
+        check_plugin_id(&field, id)?;
+        if id == &plugin.id {
+            return Err(invalid(field, "a plugin cannot depend on itself"));
+        }
+        if manifest.dependencies.contains_key(id) {
+            return Err(invalid(
+                field,
+                "listed in [dependencies] too; keep it in one of the two",
+            ));
+        }
+    }
     for (index, rule) in manifest.routes.iter().enumerate() {
         if !super::routes::is_path_pattern(&rule.path) {
             return Err(invalid(
@@ -65,10 +78,14 @@ pub(super) fn validate(manifest: &Manifest) -> Result<(), ManifestError> {
         }
     }
     for id in &manifest.capabilities.invoke {
-        if !manifest.dependencies.contains_key(id) {
+        if !manifest.dependencies.contains_key(id)
+            && !manifest.optional_dependencies.contains_key(id)
+        {
             return Err(invalid(
                 "capabilities.invoke",
-                format!("`{id}` may only be invoked if it is also listed in [dependencies]"),
+                format!(
+                    "`{id}` may only be invoked if it is also listed in [dependencies] or [optional-dependencies]"
+                ),
             ));
         }
     }
@@ -219,6 +236,20 @@ mod tests {
             Manifest::parse(&text),
             Err(ManifestError::Invalid { field, .. }) if field == "capabilities.invoke"
         ));
+    }
+
+    #[test]
+    fn an_optional_dependency_may_be_invoked_and_is_listed_once() {
+        let text = format!(
+            "{MINIMAL}[optional-dependencies]\n\"acme.other\" = \"^1\"\n\n[capabilities]\ninvoke = [\"acme.other\"]\n"
+        );
+        let manifest = Manifest::parse(&text).expect("an optional dependency may be invoked");
+        assert!(manifest.optional_dependencies.contains_key("acme.other"));
+        let twice = format!(
+            "{MINIMAL}[dependencies]\n\"acme.other\" = \"^1\"\n\n[optional-dependencies]\n\"acme.other\" = \"^1\"\n"
+        );
+        let error = error_of(&twice);
+        assert!(error.contains("optional-dependencies"), "{error}");
     }
 
     #[test]

@@ -93,6 +93,14 @@ fn to_text(
         .map(|(id, range)| format!("{id} {range}"))
         .collect();
     line(format!("  dependencies: {}", list(&dependencies)));
+    if !manifest.optional_dependencies.is_empty() {
+        let optional: Vec<String> = manifest
+            .optional_dependencies
+            .iter()
+            .map(|(id, range)| format!("{id} {range}"))
+            .collect();
+        line(format!("  optional:     {}", list(&optional)));
+    }
     line(String::new());
     line("Capabilities (what the plugin may do once installed):".to_owned());
     line(format!(
@@ -204,6 +212,11 @@ fn to_json(
         },
         "dependencies": manifest
             .dependencies
+            .iter()
+            .map(|(id, range)| (id.clone(), json!(range.to_string())))
+            .collect::<serde_json::Map<_, _>>(),
+        "optional_dependencies": manifest
+            .optional_dependencies
             .iter()
             .map(|(id, range)| (id.clone(), json!(range.to_string())))
             .collect::<serde_json::Map<_, _>>(),

@@ -73,6 +73,8 @@ pub struct PluginStatus {
     pub capabilities: Vec<String>,
     /// Its dependencies and their ranges.
     pub dependencies: BTreeMap<String, String>,
+    /// Its optional dependencies and their ranges.
+    pub optional_dependencies: BTreeMap<String, String>,
     /// How its package was verified.
     pub verified: String,
     /// `wasm` or `native`.
@@ -208,6 +210,7 @@ impl Lifecycle {
             enabled: true,
             granted: requested,
             dependencies: manifest.dependencies.clone(),
+            optional_dependencies: manifest.optional_dependencies.clone(),
             mount: manifest.plugin.mount.clone(),
             verified: checked.verified,
             kind,
@@ -275,6 +278,7 @@ impl Lifecycle {
         }
         record.granted = record.granted.union(&requested);
         record.dependencies = manifest.dependencies.clone();
+        record.optional_dependencies = manifest.optional_dependencies.clone();
         record.mount = manifest.plugin.mount.clone();
         record.verified = checked.verified;
         record.kind = PluginKind::of(&checked.package);
@@ -310,6 +314,7 @@ impl Lifecycle {
         record.previous = Some(record.active.clone());
         record.active = previous.clone();
         record.dependencies = package.manifest().dependencies.clone();
+        record.optional_dependencies = package.manifest().optional_dependencies.clone();
         record.mount = package.manifest().plugin.mount.clone();
         record.kind = PluginKind::of(&package);
         if let Err(error) = self.state.put(&record).await {
@@ -442,6 +447,11 @@ impl Lifecycle {
             capabilities: record.granted.describe(),
             dependencies: record
                 .dependencies
+                .iter()
+                .map(|(id, range)| (id.clone(), range.to_string()))
+                .collect(),
+            optional_dependencies: record
+                .optional_dependencies
                 .iter()
                 .map(|(id, range)| (id.clone(), range.to_string()))
                 .collect(),

@@ -9,7 +9,8 @@ use super::error::LifecycleError;
 use super::state::InstalledPlugin;
 
 /// Every dependency of `manifest` must be installed, enabled, and active
-/// at a version in its range.
+/// at a version in its range; an optional one, when installed and
+/// enabled, must be in its range too.
 pub fn check_dependencies(
     manifest: &Manifest,
     records: &[InstalledPlugin],
@@ -32,10 +33,25 @@ pub fn check_dependencies(
             found,
         });
     }
+    for (dependency, range) in &manifest.optional_dependencies {
+        if let Some(record) = records
+            .iter()
+            .find(|record| &record.id == dependency && record.enabled)
+            && !range.matches(&record.active)
+        {
+            return Err(LifecycleError::MissingDependency {
+                needed_by: manifest.plugin.id.clone(),
+                dependency: dependency.clone(),
+                range: format!("{range} (optional)"),
+                found: format!("{} {} is installed", record.id, record.active),
+            });
+        }
+    }
     Ok(())
 }
 
-/// Every enabled plugin depending on `id` must accept `version`.
+/// Every enabled plugin depending on `id`, optionally or not, must accept
+/// `version`.
 pub fn check_dependents(
     id: &str,
     version: &semver::Version,
@@ -43,7 +59,11 @@ pub fn check_dependents(
     action: &str,
 ) -> Result<(), LifecycleError> {
     for record in records.iter().filter(|record| record.enabled) {
-        if let Some(range) = record.dependencies.get(id)
+        let range = record
+            .dependencies
+            .get(id)
+            .or_else(|| record.optional_dependencies.get(id));
+        if let Some(range) = range
             && !range.matches(version)
         {
             return Err(LifecycleError::DependencyConflict {
@@ -88,9 +108,13 @@ pub fn dependency_order(records: Vec<InstalledPlugin>) -> Vec<InstalledPlugin> {
         let ready: Vec<String> = remaining
             .values()
             .filter(|record| {
-                record.dependencies.keys().all(|dependency| {
-                    done.contains(dependency) || !remaining.contains_key(dependency)
-                })
+                record
+                    .dependencies
+                    .keys()
+                    .chain(record.optional_dependencies.keys())
+                    .all(|dependency| {
+                        done.contains(dependency) || !remaining.contains_key(dependency)
+                    })
             })
             .map(|record| record.id.clone())
             .collect();
@@ -126,10 +150,38 @@ mod tests {
                 .iter()
                 .map(|(id, range)| ((*id).to_owned(), range.parse().unwrap()))
                 .collect(),
+            optional_dependencies: Default::default(),
             mount: id.replace('.', "-"),
             verified: "development".into(),
             kind: Default::default(),
         }
+    }
+
+    #[test]
+    fn optional_dependencies_are_checked_only_when_installed() {
+        let mut app = record("a.app", "1.0.0", &[], true);
+        app.optional_dependencies
+            .insert("a.extra".into(), "^1".parse().unwrap());
+        let records = vec![app.clone(), record("a.extra", "1.4.0", &[], true)];
+        assert!(
+            refuse_if_needed("a.extra", &records).is_ok(),
+            "optional: removable"
+        );
+        let error = check_dependents("a.extra", &"2.0.0".parse().unwrap(), &records, "x");
+        assert_eq!(error.unwrap_err().code(), "dependency_conflict");
+        let manifest = tessera_host_api::Manifest::parse(
+            "[plugin]\nid = \"a.app\"\nversion = \"1.0.0\"\napi = \"^0.2\"\nname = \"App\"\nmount = \"app\"\n\n[optional-dependencies]\n\"a.extra\" = \"^1\"\n",
+        )
+        .unwrap();
+        assert!(check_dependencies(&manifest, &[]).is_ok(), "absent: fine");
+        let old = [record("a.extra", "0.9.0", &[], true)];
+        let error = check_dependencies(&manifest, &old).unwrap_err();
+        assert!(error.to_string().contains("(optional)"), "{error}");
+        let ids: Vec<_> = dependency_order(vec![app, record("a.extra", "1.0.0", &[], true)])
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["a.extra", "a.app"]);
     }
 
     #[test]

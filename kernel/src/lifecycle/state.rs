@@ -34,6 +34,10 @@ pub struct InstalledPlugin {
     pub granted: Grant,
     /// The active version's dependencies, for dependents checks.
     pub dependencies: BTreeMap<String, semver::VersionReq>,
+    /// The active version's optional dependencies: checked like
+    /// dependencies when installed, never required.
+    #[serde(default)]
+    pub optional_dependencies: BTreeMap<String, semver::VersionReq>,
     /// Mount of the active version.
     pub mount: String,
     /// How the active package was verified: `trusted:<key name>`, or

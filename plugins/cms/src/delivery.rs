@@ -15,6 +15,8 @@ use crate::locales::Locales;
 use crate::model::Published;
 use crate::query::{self, Cursor, Query};
 use crate::schema::TypeDef;
+use crate::segments::CallerSegments;
+use crate::variants::{self, Variant};
 use crate::{planner, store};
 
 /// The published copy as the delivery API returns it: fields no longer in
@@ -42,6 +44,80 @@ pub fn render(doc: Published, def: &TypeDef, locale: &str, locales: &Locales) ->
         "published_at": doc.published_at,
         "fields": fields,
     })
+}
+
+/// The key under which [`render_with_variants`] carries an entry's
+/// variants to [`personalize`]; never returned.
+const VARIANTS_KEY: &str = "_variants";
+
+/// [`render`], carrying the entry's variants along for [`personalize`].
+pub fn render_with_variants(
+    doc: Published,
+    def: &TypeDef,
+    locale: &str,
+    locales: &Locales,
+) -> Value {
+    let variants = (!doc.variants.is_empty()).then(|| doc.variants.clone());
+    let mut value = render(doc, def, locale, locales);
+    if let (Some(variants), Some(object)) = (variants, value.as_object_mut()) {
+        object.insert(
+            VARIANTS_KEY.to_owned(),
+            serde_json::to_value(variants).unwrap_or_default(),
+        );
+    }
+    value
+}
+
+/// Serves the variant of a rendered document for the caller's segments:
+/// its fields replace the default ones (localized in `locale`) and
+/// `variant` names its segment. Takes the carried variants out in any case.
+pub fn personalize(
+    value: &mut Value,
+    def: &TypeDef,
+    locale: &str,
+    locales: &Locales,
+    segments: &mut CallerSegments<'_>,
+) {
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    let Some(carried) = object.remove(VARIANTS_KEY) else {
+        return;
+    };
+    let variants: Vec<Variant> = serde_json::from_value(carried).unwrap_or_default();
+    let Some(variant) = variants::choose(&variants, segments.get()) else {
+        object.insert("variant".to_owned(), Value::Null);
+        return;
+    };
+    let mut fields: Map<String, Value> = variant
+        .data
+        .iter()
+        .filter(|(name, _)| def.field(name).is_some())
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let localized: Vec<&str> = def
+        .fields
+        .iter()
+        .filter(|field| field.localized)
+        .map(|field| field.name.as_str())
+        .collect();
+    query::localize(&mut fields, &localized, &locales.chain(locale));
+    if let Some(Value::Object(shown)) = object.get_mut("fields") {
+        shown.extend(fields);
+    }
+    object.insert("variant".to_owned(), Value::String(variant.segment.clone()));
+}
+
+/// Marks `response` as depending on who asks when `segments` were asked
+/// for: shared caches must not keep it.
+fn private_if_personalized(response: Response, segments: &CallerSegments<'_>) -> Response {
+    if segments.asked() {
+        response
+            .with_header("cache-control", "private")
+            .with_header("vary", "cookie, authorization, x-visitor-id")
+    } else {
+        response
+    }
 }
 
 /// A JSON response with its ETag and, when known, its `Last-Modified`
@@ -102,7 +178,7 @@ pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
     expand::check(&site, &stored, &paths)?;
     let locales = Locales::of_site(&site);
     let locale = locale(query.locale.as_deref(), &locales)?;
-    let show = |doc| render(doc, &stored.def, &locale, &locales);
+    let show = |doc| render_with_variants(doc, &stored.def, &locale, &locales);
     let page = if !query.is_filtered() && query.sort.is_empty() {
         let after = query.cursor.as_ref().map(|cursor| cursor.id.as_str());
         let (docs, more) = store::published_page(&site, &stored.key, after, query.limit)?;
@@ -133,7 +209,9 @@ pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
         locale: &locale,
         locales: &locales,
     };
+    let mut segments = CallerSegments::new(request);
     for item in &mut items {
+        personalize(item, &stored.def, &locale, &locales, &mut segments);
         query::select(item, query.fields.as_deref());
         expander.apply(&stored, item, &paths)?;
     }
@@ -142,11 +220,12 @@ pub fn list(request: &Request, params: &Params) -> Result<Response, Error> {
     let last_modified = store::last_change(&site, &stored.key)?
         .map_or(stored.created_at, |changed| changed.max(stored.created_at));
     // Expanded entries change on their own: the ETag alone validates then.
-    cached(
+    let response = cached(
         request,
         &json!({ "items": items, "next_cursor": page.next_cursor }),
-        Some(last_modified).filter(|_| paths.is_empty()),
-    )
+        Some(last_modified).filter(|_| paths.is_empty() && !segments.asked()),
+    )?;
+    Ok(private_if_personalized(response, &segments))
 }
 
 /// `GET /delivery/{type}/{id-or-slug}`: by id, else by slug in the asked
@@ -174,7 +253,9 @@ pub fn one(request: &Request, params: &Params) -> Result<Response, Error> {
         ))
     })?;
     let last_modified = doc.published_at.max(stored.created_at);
-    let mut value = render(doc, &stored.def, &locale, &locales);
+    let mut value = render_with_variants(doc, &stored.def, &locale, &locales);
+    let mut segments = CallerSegments::new(request);
+    personalize(&mut value, &stored.def, &locale, &locales, &mut segments);
     let fields = request.query("fields").map(|fields| {
         fields
             .split(',')
@@ -189,11 +270,12 @@ pub fn one(request: &Request, params: &Params) -> Result<Response, Error> {
         locales: &locales,
     };
     expander.apply(&stored, &mut value, &paths)?;
-    cached(
+    let response = cached(
         request,
         &value,
-        Some(last_modified).filter(|_| paths.is_empty()),
-    )
+        Some(last_modified).filter(|_| paths.is_empty() && !segments.asked()),
+    )?;
+    Ok(private_if_personalized(response, &segments))
 }
 
 #[cfg(test)]
@@ -220,6 +302,7 @@ mod tests {
             )
             .unwrap(),
             locales: None,
+            variants: Vec::new(),
         };
         let locales = Locales::parse("en,fr,de", "en");
         let fr = render(doc.clone(), &def, "fr", &locales);

@@ -93,6 +93,27 @@ pub fn compare(from: &Version, to: &Version) -> Vec<Difference> {
         slug(from).as_ref(),
         slug(to).as_ref(),
     ));
+    // Variants, by segment: `variants.{segment}`.
+    let variant = |version: &Version, segment: &str| {
+        version
+            .variants
+            .iter()
+            .find(|variant| variant.segment == segment)
+            .map(|variant| Value::Object(variant.data.clone()))
+    };
+    let segments: std::collections::BTreeSet<&String> = from
+        .variants
+        .iter()
+        .chain(&to.variants)
+        .map(|variant| &variant.segment)
+        .collect();
+    for segment in segments {
+        out.extend(difference(
+            format!("variants.{segment}"),
+            variant(from, segment).as_ref(),
+            variant(to, segment).as_ref(),
+        ));
+    }
     out
 }
 
@@ -130,6 +151,7 @@ mod tests {
             saved_at: 0,
             saved_by: "w".into(),
             restored_from: None,
+            variants: Vec::new(),
         }
     }
 

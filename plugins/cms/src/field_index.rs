@@ -275,6 +275,7 @@ mod tests {
             )
             .unwrap(),
             locales: None,
+            variants: Vec::new(),
         };
         let locales = Locales::parse("en,fr", "en");
         let keys = keys("default", &doc, &def, &locales);

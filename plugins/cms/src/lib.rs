@@ -39,8 +39,10 @@ mod routes;
 pub mod schedule;
 pub mod schema;
 pub mod search;
+pub mod segments;
 mod store;
 pub mod validate;
+pub mod variants;
 
 use tessera_sdk::prelude::*;
 

@@ -122,6 +122,7 @@ pub fn publish_locales(
     doc.fields = fields;
     if !with_default {
         doc.slug = previous.slug.clone();
+        doc.variants = previous.variants.clone();
     }
     doc
 }
@@ -230,6 +231,7 @@ mod tests {
             published_at: 1,
             fields: map(json!({"title": {"en": "Hello", "fr": "Salut"}, "price": 3})),
             locales: None,
+            variants: Vec::new(),
         };
         let draft = entry(json!({"title": {"en": "Hello again", "fr": "Bonjour"}, "price": 9}));
         let fr = publish_locales(&draft, Some(&live), &def(), &["fr".into()], &locales, 5);

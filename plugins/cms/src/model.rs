@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::schema::TypeDef;
+use crate::variants::Variant;
 
 /// One stored version of a content type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +61,9 @@ pub struct Entry {
     /// published whole, every locale; see [`crate::locale_publish`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_locales: Option<Vec<String>>,
+    /// Personalised variants per segment (see [`crate::variants`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
 }
 
 /// One saved version of an entry.
@@ -81,6 +85,9 @@ pub struct Version {
     /// The version it restored, when it is a restore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<u32>,
+    /// Personalised variants per segment (see [`crate::variants`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
 }
 
 impl Version {
@@ -94,6 +101,7 @@ impl Version {
             saved_at: entry.updated_at,
             saved_by: entry.updated_by.clone(),
             restored_from,
+            variants: entry.variants.clone(),
         }
     }
 }
@@ -124,6 +132,9 @@ pub struct Published {
     /// published whole; see [`crate::locale_publish`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locales: Option<Vec<String>>,
+    /// Personalised variants per segment (see [`crate::variants`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
 }
 
 impl Published {
@@ -139,6 +150,7 @@ impl Published {
             published_at: now,
             fields: entry.data.clone(),
             locales: None,
+            variants: entry.variants.clone(),
         }
     }
 }
@@ -175,6 +187,7 @@ mod tests {
             published_version: None,
             published_at: None,
             published_locales: None,
+            variants: Vec::new(),
         };
         assert_eq!(
             event_payload("default", &entry),

@@ -33,7 +33,7 @@ use tessera_sdk::Error;
 use tessera_sdk::bindings::tessera::plugin::storage as raw;
 
 use crate::conditions::{self, Condition};
-use crate::delivery::render;
+use crate::delivery::{render, render_with_variants};
 use crate::field_index::{self, Direction, IndexedField};
 use crate::locales::Locales;
 use crate::model::{Published, StoredType};
@@ -165,7 +165,7 @@ impl Reader<'_> {
     }
 
     fn show(&self, doc: Published) -> Value {
-        render(doc, &self.stored.def, self.locale, self.locales)
+        render_with_variants(doc, &self.stored.def, self.locale, self.locales)
     }
 
     /// The ids of the keys of the index at `field_prefix` that start with

@@ -311,7 +311,11 @@ fn prepare(site: &str, item: &Item, now: u64) -> Result<Result<Prepared, String>
         )));
     }
     if let Ok(stored) = store::latest_type(site, &entry.kind) {
-        for asset in validate::asset_ids(&stored.def, &version.data) {
+        let mut used = validate::asset_ids(&stored.def, &version.data);
+        for variant in &version.variants {
+            used.extend(validate::asset_ids(&stored.def, &variant.data));
+        }
+        for asset in used {
             if !assets::exists(site, &asset)? {
                 return Ok(Err(format!(
                     "entry `{}` version {number} uses asset `{asset}`, which was deleted",
@@ -330,6 +334,7 @@ fn prepare(site: &str, item: &Item, now: u64) -> Result<Result<Prepared, String>
         published_at: now,
         fields: version.data,
         locales: None,
+        variants: version.variants,
     };
     Ok(Ok(Prepared {
         entry,
@@ -383,6 +388,9 @@ pub fn publish(_: &Request, params: &Params) -> Result<Response, Error> {
         {
             let mut wanted = crate::refs::held(&site, &ready.entry.id)?;
             wanted.extend(validate::asset_ids(&stored.def, &doc.fields));
+            for variant in &doc.variants {
+                wanted.extend(validate::asset_ids(&stored.def, &variant.data));
+            }
             crate::refs::hold(&site, &ready.entry.id, &wanted, |asset| {
                 assets::exists(&site, asset)
             })?;

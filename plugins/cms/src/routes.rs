@@ -13,6 +13,7 @@ use crate::model::{Entry, event_payload};
 use crate::schema::{Invalid, TypeDef, is_name};
 use crate::store::{self, Draft};
 use crate::validate::Lookup;
+use crate::variants::{self, Variant};
 use crate::{
     asset_delivery, asset_search, assets, delivery, diff, locale_publish, locale_settings, openapi,
     refs, release, review, schedule, search, validate,
@@ -202,6 +203,8 @@ struct Body {
     data: Map<String, Value>,
     slug: Option<Option<String>>,
     locale: Option<String>,
+    /// `None`: not sent (an update keeps the draft's variants).
+    variants: Option<Vec<Variant>>,
 }
 
 fn body(request: &Request) -> Result<Body, Error> {
@@ -212,11 +215,11 @@ fn body(request: &Request) -> Result<Body, Error> {
     };
     if let Some(unknown) = body
         .keys()
-        .find(|key| !["data", "slug", "locale"].contains(&key.as_str()))
+        .find(|key| !["data", "slug", "locale", "variants"].contains(&key.as_str()))
     {
         return Err(invalid_entry(&Invalid::new(
             unknown.as_str(),
-            "is not one of data, slug, locale",
+            "is not one of data, slug, locale, variants",
         )));
     }
     let data = match body.remove("data") {
@@ -248,7 +251,57 @@ fn body(request: &Request) -> Result<Body, Error> {
         Some(Value::String(locale)) => Some(locale),
         Some(_) => return Err(invalid_entry(&Invalid::new("locale", "must be a string"))),
     };
-    Ok(Body { data, slug, locale })
+    let variants = match body.remove("variants") {
+        None => None,
+        Some(Value::Null) => Some(Vec::new()),
+        Some(value) => Some(serde_json::from_value(value).map_err(|error| {
+            invalid_entry(&Invalid::new(
+                "variants",
+                format!("must be a list of {{\"segment\": \"...\", \"data\": {{...}}}}: {error}"),
+            ))
+        })?),
+    };
+    Ok(Body {
+        data,
+        slug,
+        locale,
+        variants,
+    })
+}
+
+/// Checks `variants` and validates each one's values laid over `data` (the
+/// validated draft): a variant must make a valid entry. Returns them with
+/// their values as validation normalised them.
+fn validated_variants(
+    site: &str,
+    def: &TypeDef,
+    data: &Map<String, Value>,
+    variants: Vec<Variant>,
+) -> Result<Vec<Variant>, Error> {
+    variants::check(&variants).map_err(|(field, why)| invalid_entry(&Invalid::new(field, why)))?;
+    variants
+        .into_iter()
+        .enumerate()
+        .map(|(at, variant)| {
+            let merged =
+                validated(site, def, &variants::merged(data, &variant)).map_err(|error| {
+                    Error::new(
+                        error.status,
+                        error.code,
+                        format!("`variants[{at}]` ({}): {}", variant.segment, error.message),
+                    )
+                })?;
+            let data = variant
+                .data
+                .keys()
+                .filter_map(|name| Some((name.clone(), merged.get(name)?.clone())))
+                .collect();
+            Ok(Variant {
+                segment: variant.segment,
+                data,
+            })
+        })
+        .collect()
 }
 
 /// Validates `data` against `def` on `site`.
@@ -281,10 +334,16 @@ fn used_assets(site: &str, id: &str) -> Result<BTreeSet<String>, Error> {
         return Ok(BTreeSet::new());
     };
     let mut ids = validate::asset_ids(&stored.def, &entry.data);
+    for variant in &entry.variants {
+        ids.extend(validate::asset_ids(&stored.def, &variant.data));
+    }
     if entry.published_version.is_some()
         && let Some(doc) = store::published(site, &entry.kind, id)?
     {
         ids.extend(validate::asset_ids(&stored.def, &doc.fields));
+        for variant in &doc.variants {
+            ids.extend(validate::asset_ids(&stored.def, &variant.data));
+        }
     }
     Ok(ids)
 }
@@ -312,11 +371,17 @@ fn save(
 ) -> Result<Entry, Error> {
     let id = draft.id.clone();
     let mut wanted = validate::asset_ids(def, &draft.data);
+    for variant in &draft.variants {
+        wanted.extend(validate::asset_ids(def, &variant.data));
+    }
     if let Some((old, _)) = previous
         && old.published_version.is_some()
         && let Some(doc) = store::published(site, &old.kind, &old.id)?
     {
         wanted.extend(validate::asset_ids(def, &doc.fields));
+        for variant in &doc.variants {
+            wanted.extend(validate::asset_ids(def, &variant.data));
+        }
     }
     refs::hold(site, &id, &wanted, |asset| assets::exists(site, asset))?;
     let entry = store::save(site, def, previous, draft, by, jobs::now_ms())?;
@@ -337,6 +402,8 @@ fn create_entry(request: &Request, params: &Params) -> Result<Response, Error> {
         )));
     }
     let data = validated(&site, &stored.def, &body.data)?;
+    let variants =
+        validated_variants(&site, &stored.def, &data, body.variants.unwrap_or_default())?;
     let draft = Draft {
         id: store::next_id(&site)?,
         kind: stored.key.clone(),
@@ -345,6 +412,7 @@ fn create_entry(request: &Request, params: &Params) -> Result<Response, Error> {
         data,
         schema_version: stored.version,
         restored_from: None,
+        variants,
     };
     let entry = save(&site, &stored.def, None, draft, &by)?;
     announce("cms.entry.created", &site, &entry);
@@ -393,6 +461,8 @@ fn update_entry(request: &Request, params: &Params) -> Result<Response, Error> {
         }
         None => validated(&site, &stored.def, &body.data)?,
     };
+    let variants = body.variants.unwrap_or_else(|| old.variants.clone());
+    let variants = validated_variants(&site, &stored.def, &data, variants)?;
     let draft = Draft {
         id: old.id.clone(),
         kind: old.kind.clone(),
@@ -401,6 +471,7 @@ fn update_entry(request: &Request, params: &Params) -> Result<Response, Error> {
         data,
         schema_version: stored.version,
         restored_from: None,
+        variants,
     };
     let entry = save(&site, &stored.def, Some((&old, &raw)), draft, &by)?;
     announce("cms.entry.updated", &site, &entry);
@@ -471,6 +542,7 @@ fn restore_version(_: &Request, params: &Params) -> Result<Response, Error> {
             ),
             _ => error,
         })?;
+    let variants = validated_variants(&site, &stored.def, &data, version.variants.clone())?;
     let draft = Draft {
         id: old.id.clone(),
         kind: old.kind.clone(),
@@ -479,6 +551,7 @@ fn restore_version(_: &Request, params: &Params) -> Result<Response, Error> {
         data,
         schema_version: stored.version,
         restored_from: Some(number),
+        variants,
     };
     let entry = save(&site, &stored.def, Some((&old, &raw)), draft, &by)?;
     announce("cms.entry.updated", &site, &entry);

@@ -464,6 +464,7 @@ mod tests {
             published_at: 1,
             fields: serde_json::from_value(fields).unwrap(),
             locales: None,
+            variants: Vec::new(),
         }
     }
 

@@ -225,6 +225,8 @@ pub struct Draft {
     pub schema_version: u32,
     /// The version this save restores, if it is a restore.
     pub restored_from: Option<u32>,
+    /// Validated personalised variants.
+    pub variants: Vec<crate::variants::Variant>,
 }
 
 /// Claim keys this save took and must give back should it fail.
@@ -351,6 +353,7 @@ pub fn save(
         published_version: previous.and_then(|(old, _)| old.published_version),
         published_at: previous.and_then(|(old, _)| old.published_at),
         published_locales: previous.and_then(|(old, _)| old.published_locales.clone()),
+        variants: draft.variants,
     };
     let written = serde_json::to_vec(&entry)
         .map_err(|error| Error::internal(format!("cannot serialise the entry: {error}")));
