@@ -266,6 +266,9 @@ fn type_paths(
                     "slug": {"type": ["string", "null"], "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$", "maxLength": 128},
                     "locale": {"type": "string", "enum": locales.all()},
                     "data": reference(&format!("{name}Data")),
+                    "variants": {"type": "array", "maxItems": 10, "description": "Personalised variants: the first whose segment the reader is in replaces these fields.",
+                        "items": {"type": "object", "required": ["segment", "data"], "additionalProperties": false,
+                            "properties": {"segment": {"type": "string"}, "data": {"type": "object"}}}},
                 },
                 "required": ["data"],
             }}}},
@@ -293,6 +296,7 @@ fn type_paths(
                 "version": {"type": "integer"},
                 "published_at": {"type": "integer", "description": "Milliseconds since the epoch."},
                 "fields": reference(&format!("{name}Fields")),
+                "variant": {"type": ["string", "null"], "description": "The segment whose variant is served, for entries with variants."},
             },
         }),
     );
