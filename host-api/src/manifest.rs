@@ -107,7 +107,9 @@ pub struct Capabilities {
     /// Topics it may publish and subscribe to.
     #[serde(default)]
     pub events: EventCapabilities,
-    /// Origins (`https://crm.example.com`) it may call over HTTP.
+    /// Origins (`https://crm.example.com`) it may call over HTTP, or
+    /// `{{ key }}`: the origins an administrator lists (comma-separated) in
+    /// the plugin's configuration under `key` (see [`outbound_config_key`]).
     #[serde(default)]
     pub outbound: Vec<String>,
     /// Permissions the plugin defines, e.g. `cms.entry.publish`.
@@ -163,6 +165,13 @@ impl Manifest {
     pub fn may_invoke(&self, id: &str) -> bool {
         self.capabilities.invoke.iter().any(|allowed| allowed == id)
     }
+}
+
+/// The configuration key of an outbound entry written `{{ key }}`, whose
+/// origins the administrator sets; `None` for a literal origin.
+pub fn outbound_config_key(entry: &str) -> Option<&str> {
+    let key = entry.strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    (!key.is_empty()).then_some(key)
 }
 
 /// Whether a dotted `topic` matches `pattern`, where a final `*` segment

@@ -22,6 +22,7 @@ pub mod kernel_config;
 pub mod lifecycle;
 pub mod metrics;
 pub mod native;
+pub mod outbound;
 pub mod package;
 pub mod plugin_build;
 pub mod quota;

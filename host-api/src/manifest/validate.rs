@@ -121,6 +121,17 @@ pub(super) fn validate(manifest: &Manifest) -> Result<(), ManifestError> {
         }
     }
     for origin in &manifest.capabilities.outbound {
+        if let Some(key) = super::outbound_config_key(origin) {
+            if !manifest.config.contains_key(key) {
+                return Err(invalid(
+                    "capabilities.outbound",
+                    format!(
+                        "`{origin}` names the configuration key `{key}`, which [config] does not declare; add it there (empty: no origin until an administrator sets one)"
+                    ),
+                ));
+            }
+            continue;
+        }
         if !(origin.starts_with("https://") || origin.starts_with("http://"))
             || origin.trim_end_matches('/').matches('/').count() != 2
         {
@@ -250,6 +261,20 @@ mod tests {
         );
         let error = error_of(&twice);
         assert!(error.contains("optional-dependencies"), "{error}");
+    }
+
+    #[test]
+    fn outbound_origins_may_come_from_the_configuration() {
+        let text = format!(
+            "{MINIMAL}[capabilities]\noutbound = [\"{{{{ hooks }}}}\", \"https://erp.example.com\"]\n\n[config]\nhooks = \"\"\n"
+        );
+        let manifest = Manifest::parse(&text).expect("a configured outbound entry");
+        assert_eq!(
+            super::super::outbound_config_key(&manifest.capabilities.outbound[0]),
+            Some("hooks")
+        );
+        let undeclared = format!("{MINIMAL}[capabilities]\noutbound = [\"{{{{ hooks }}}}\"]\n");
+        assert!(error_of(&undeclared).contains("`hooks`"));
     }
 
     #[test]

@@ -6,11 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use tessera_host_api::bindings::tessera::plugin::http_types::{Method, Request, Response};
+use tessera_host_api::bindings::tessera::plugin::http_types::{Request, Response};
 use tessera_host_api::bindings::tessera::plugin::invoke::{self, InvokeError};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::denied::capability_denied;
+use super::http_types::method_name;
 use crate::runtime::{HostState, MAX_INVOKE_DEPTH};
 
 impl invoke::Host for HostState {
@@ -63,20 +64,6 @@ impl invoke::Host for HostState {
                 "the call was lost: {join_error}"
             ))),
         }
-    }
-}
-
-/// The HTTP name of a WIT method.
-fn method_name(method: &Method) -> &str {
-    match method {
-        Method::Get => "GET",
-        Method::Head => "HEAD",
-        Method::Post => "POST",
-        Method::Put => "PUT",
-        Method::Patch => "PATCH",
-        Method::Delete => "DELETE",
-        Method::Options => "OPTIONS",
-        Method::Other(other) => other,
     }
 }
 

@@ -57,6 +57,7 @@ pub struct Runtime {
     registry: RwLock<Registry>,
     event_bus: std::sync::OnceLock<Arc<crate::events::EventBus>>,
     scheduler: std::sync::OnceLock<Arc<crate::jobs::Scheduler>>,
+    outbound: crate::outbound::OutboundClient,
     _epoch: engine::EpochTicker,
 }
 
@@ -84,8 +85,14 @@ impl Runtime {
             registry: RwLock::new(Registry::default()),
             event_bus: std::sync::OnceLock::new(),
             scheduler: std::sync::OnceLock::new(),
+            outbound: crate::outbound::OutboundClient::new()?,
             _epoch: epoch,
         })
+    }
+
+    /// The HTTP client of plugins' outbound calls.
+    pub fn outbound(&self) -> &crate::outbound::OutboundClient {
+        &self.outbound
     }
 
     /// The storage engine plugins write to.
