@@ -84,6 +84,7 @@ pub mod identity;
 pub mod invoke;
 pub mod jobs;
 pub mod log;
+pub mod outbound;
 mod percent;
 mod plugin;
 mod router;
@@ -115,7 +116,7 @@ pub use router::{Handler, Params, Router};
 pub mod prelude {
     pub use crate::{
         Error, Event, Method, Params, Plugin, Request, Response, Router, config, events,
-        export_plugin, identity, invoke, jobs, log, storage,
+        export_plugin, identity, invoke, jobs, log, outbound, storage,
     };
     pub use serde_json::json;
 }
