@@ -1,0 +1,287 @@
+//! `POST /checkout`: turns the signed-in user's cart into an order.
+//!
+//! The `Idempotency-Key` header is required. The first request with a key
+//! claims it (compare-and-swap) and places the order; a repeat with the
+//! same key and body answers the same order (200, `idempotent-replay:
+//! true`) without placing another; the same key with a different body is
+//! 422 `idempotency_key_reused`; a repeat while the first is still running
+//! is 409 `checkout_in_progress`. A checkout that fails before the order
+//! exists frees its key.
+//!
+//! Placing: price the cart (shipping and tax for the address's country),
+//! count the coupon's use, reserve the stock (all or nothing, 409
+//! `out_of_stock`), then write the order, its reservation, its indexes,
+//! the idempotency record and the emptied cart in one batch. An order of a
+//! company member above the company's limit waits in `pending_approval`;
+//! otherwise it is `placed` and, when the body has a `payment`, charged
+//! at once.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tessera_sdk::User;
+use tessera_sdk::prelude::*;
+use tessera_sdk::storage::{CasOutcome, Operation};
+
+use crate::accounts;
+use crate::approval;
+use crate::cart::{self, CartRef};
+use crate::context::{now, root, setting, signed_in};
+use crate::inventory;
+use crate::lifecycle;
+use crate::order::{Address, Order, Status, Step};
+use crate::order_store;
+use crate::payment::PaymentRequest;
+use crate::pricer::{self, Destination};
+use crate::rules_store;
+
+/// The body of `POST /checkout`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckoutRequest {
+    shipping_address: Address,
+    #[serde(default)]
+    billing_address: Option<Address>,
+    shipping_method: String,
+    #[serde(default)]
+    payment: Option<PaymentRequest>,
+}
+
+/// What an idempotency key stands for.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claim {
+    request: Value,
+    order: String,
+    done: bool,
+}
+
+fn claim_key(site: &str, user: &str, key: &str) -> String {
+    format!("{}idempotency/{user}/{key}", root(site))
+}
+
+fn idempotency_key(request: &Request) -> Result<String, Error> {
+    let key = request.header("idempotency-key").ok_or_else(|| {
+        Error::new(
+            400,
+            "idempotency_key_required",
+            "send an `Idempotency-Key` header (a unique string per checkout) so that a retry cannot order twice",
+        )
+    })?;
+    let valid = (1..=128).contains(&key.len())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    if valid {
+        Ok(key.to_owned())
+    } else {
+        Err(Error::new(
+            400,
+            "invalid_idempotency_key",
+            "`Idempotency-Key` must be 1 to 128 letters, digits, `-`, `_`, `.` or `:`",
+        ))
+    }
+}
+
+/// The answer for a key already claimed.
+fn replay(site: &str, claim: &Claim, body: &Value) -> Result<Response, Error> {
+    if claim.request != *body {
+        return Err(Error::new(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different checkout: use a new key",
+        ));
+    }
+    if !claim.done {
+        return Err(Error::new(
+            409,
+            "checkout_in_progress",
+            "a checkout with this Idempotency-Key is still running: retry in a moment",
+        ));
+    }
+    let order = order_store::order(site, &claim.order)?
+        .ok_or_else(|| order_store::unknown_order(&claim.order))?;
+    Ok(Response::ok_json(&order).with_header("idempotent-replay", "true"))
+}
+
+/// `POST /checkout`.
+pub fn checkout(request: &Request, _: &Params) -> Result<Response, Error> {
+    let (site, user) = signed_in()?;
+    let key = idempotency_key(request)?;
+    let body: Value = request.json()?;
+    let parsed: CheckoutRequest = serde_json::from_value(body.clone())?;
+    parsed.shipping_address.validate("shipping_address")?;
+    if let Some(billing) = &parsed.billing_address {
+        billing.validate("billing_address")?;
+    }
+    let claim_at = claim_key(&site, &user.id, &key);
+    if let Some(claim) = storage::get_json::<Claim>(&claim_at)? {
+        return replay(&site, &claim, &body);
+    }
+    let id = format!("O{:08}", order_store::next_number(&site, "orders")?);
+    let claim = Claim {
+        request: body.clone(),
+        order: id.clone(),
+        done: false,
+    };
+    let encoded = serde_json::to_vec(&claim).map_err(|e| Error::internal(e.to_string()))?;
+    if let CasOutcome::Conflict(Some(current)) =
+        storage::compare_and_swap(&claim_at, None, Some(&encoded))?
+    {
+        let current: Claim = crate::context::decode(&claim_at, &current)?;
+        return replay(&site, &current, &body);
+    }
+    let locale = request
+        .query("locale")
+        .unwrap_or_else(|| setting("default-locale", "en"));
+    let placed = place(&site, &user, &id, &parsed, &claim_at, &body, &locale);
+    let order = match placed {
+        Ok(order) => order,
+        Err(error) => {
+            let _ = storage::compare_and_swap(&claim_at, Some(&encoded), None);
+            return Err(error);
+        }
+    };
+    let mut answer = serde_json::to_value(&order).map_err(|e| Error::internal(e.to_string()))?;
+    if let (Some(payment), Status::Placed) = (&parsed.payment, order.status) {
+        match lifecycle::pay(&site, &id, payment, &user.username) {
+            Ok(paid) => {
+                answer = serde_json::to_value(&paid).map_err(|e| Error::internal(e.to_string()))?
+            }
+            Err(error) => {
+                if let Value::Object(map) = &mut answer {
+                    map.insert(
+                        "payment_error".into(),
+                        json!({"code": error.code, "message": error.message}),
+                    );
+                }
+            }
+        }
+    }
+    Ok(Response::json(201, &answer))
+}
+
+/// Places the order `id` from the user's cart; nothing is left behind when
+/// it fails.
+fn place(
+    site: &str,
+    user: &User,
+    id: &str,
+    request: &CheckoutRequest,
+    claim_at: &str,
+    body: &Value,
+    locale: &str,
+) -> Result<Order, Error> {
+    let cart_ref = CartRef::User(user.id.clone());
+    let cart = cart::load(site, &cart_ref)?
+        .filter(|cart| !cart.lines.is_empty())
+        .ok_or_else(|| Error::new(422, "empty_cart", "the cart is empty: add something first"))?;
+    let customer = pricer::customer(site, Some(&user.id), &cart.currency)?;
+    let destination = Destination {
+        country: &request.shipping_address.country,
+        method: &request.shipping_method,
+    };
+    let priced = pricer::price(site, &cart, &customer, locale, Some(destination))?;
+    if let Some(problem) = priced.problems.first() {
+        return Err(Error::new(
+            422,
+            problem.code.clone(),
+            format!("the cart cannot be ordered as it is: {}", problem.message),
+        ));
+    }
+    if let Some(problem) = &priced.coupon_problem {
+        return Err(Error::new(422, "coupon_not_applicable", problem.clone()));
+    }
+    let member = accounts::membership(site, &user.id)?;
+    let company = match &member {
+        Some(member) => accounts::company(site, &member.company)?,
+        None => None,
+    };
+    let needs_approval = company
+        .as_ref()
+        .and_then(|company| company.order_limit.as_ref())
+        .is_some_and(|limit| {
+            limit.currency != priced.totals.currency || priced.totals.total > limit.amount
+        });
+    if let Some(coupon) = &priced.applied {
+        rules_store::use_coupon(site, coupon)?;
+    }
+    let unuse = || {
+        if let Some(coupon) = &priced.applied {
+            rules_store::unuse_coupon(site, &coupon.code);
+        }
+    };
+    let wanted: Vec<(String, u32)> = priced
+        .lines
+        .iter()
+        .map(|line| (line.sku.clone(), line.quantity))
+        .collect();
+    let holds = match inventory::reserve(site, &wanted) {
+        Ok(holds) => holds,
+        Err(error) => {
+            unuse();
+            return Err(error);
+        }
+    };
+    let at = now();
+    let status = if needs_approval {
+        Status::PendingApproval
+    } else {
+        Status::Placed
+    };
+    let order = Order {
+        id: id.to_owned(),
+        site: site.to_owned(),
+        status,
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        company: member.map(|member| member.company),
+        lines: priced.lines.clone(),
+        coupon: priced.applied.as_ref().map(|coupon| coupon.code.clone()),
+        totals: priced.totals.clone(),
+        shipping_address: request.shipping_address.clone(),
+        billing_address: request
+            .billing_address
+            .clone()
+            .unwrap_or_else(|| request.shipping_address.clone()),
+        shipping_method: request.shipping_method.clone(),
+        payment: None,
+        invoice: None,
+        approval: None,
+        history: vec![Step {
+            from: None,
+            to: status,
+            by: user.username.clone(),
+            at,
+            note: None,
+        }],
+        created_at: at,
+        updated_at: at,
+    };
+    let written = (|| {
+        let mut operations = order_store::create_operations(&order)?;
+        operations.push(inventory::record(site, id, holds.clone())?);
+        operations.push(Operation::delete(cart_ref.key(site)));
+        operations.push(Operation::set_json(
+            claim_at.to_owned(),
+            &Claim {
+                request: body.clone(),
+                order: id.to_owned(),
+                done: true,
+            },
+        )?);
+        storage::batch(&operations)
+    })();
+    if let Err(error) = written {
+        inventory::undo(site, &holds);
+        unuse();
+        return Err(error);
+    }
+    let next = match status {
+        Status::PendingApproval => approval::request(&order),
+        _ => lifecycle::schedule_expiry(site, id),
+    };
+    if let Err(error) = next {
+        log::error(&format!("order {id}: {error}"));
+    }
+    lifecycle::announce(&order);
+    Ok(order)
+}
