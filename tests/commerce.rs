@@ -616,6 +616,13 @@ fn a_shopper_buys_from_the_catalog_and_the_order_walks_through_its_states() {
         422,
         "unsupported_country",
     );
+    let mut paypal = body.clone();
+    paypal["payment"]["provider"] = json!("paypal");
+    refused(
+        &checkout(&kernel, &shopper, "k-pp", &paypal),
+        400,
+        "unknown_provider",
+    );
     let mut bad_address = body.clone();
     bad_address["shipping_address"]["city"] = json!("");
     refused(

@@ -10,8 +10,9 @@
 //!
 //! Placing: price the cart (shipping and tax for the address's country),
 //! count the coupon's use, reserve the stock (all or nothing, 409
-//! `out_of_stock`), then write the order, its reservation, its indexes,
-//! the idempotency record and the emptied cart in one batch. An order of a
+//! `out_of_stock`), then write the order, its reservation, its indexes and
+//! the idempotency record in one batch, and take the ordered units out of
+//! the cart. An order of a
 //! company member above the company's limit waits in `pending_approval`;
 //! otherwise it is `placed` and, when the body has a `payment`, charged
 //! at once.
@@ -111,6 +112,9 @@ pub fn checkout(request: &Request, _: &Params) -> Result<Response, Error> {
     parsed.shipping_address.validate("shipping_address")?;
     if let Some(billing) = &parsed.billing_address {
         billing.validate("billing_address")?;
+    }
+    if let Some(payment) = &parsed.payment {
+        crate::payment::provider(&payment.provider)?;
     }
     let claim_at = claim_key(&site, &user.id, &key);
     if let Some(claim) = storage::get_json::<Claim>(&claim_at)? {
@@ -259,7 +263,6 @@ fn place(
     let written = (|| {
         let mut operations = order_store::create_operations(&order)?;
         operations.push(inventory::record(site, id, holds.clone())?);
-        operations.push(Operation::delete(cart_ref.key(site)));
         operations.push(Operation::set_json(
             claim_at.to_owned(),
             &Claim {
@@ -275,6 +278,7 @@ fn place(
         unuse();
         return Err(error);
     }
+    empty_cart(site, &cart_ref, &order);
     let next = match status {
         Status::PendingApproval => approval::request(&order),
         _ => lifecycle::schedule_expiry(site, id),
@@ -284,4 +288,31 @@ fn place(
     }
     lifecycle::announce(&order);
     Ok(order)
+}
+
+/// Takes the ordered units (and the used coupon) out of the cart with a
+/// compare-and-swap, so that a line added while the checkout ran stays.
+fn empty_cart(site: &str, cart_ref: &CartRef, order: &Order) {
+    let emptied = storage::try_update_json(&cart_ref.key(site), |cart: Option<cart::Cart>| {
+        let mut cart = cart.ok_or_else(|| Error::not_found("no cart"))?;
+        for line in &order.lines {
+            let left = cart.quantity(&line.sku).saturating_sub(line.quantity);
+            if left == 0 {
+                cart.remove(&line.sku);
+            } else {
+                cart.set(&line.sku, left)?;
+            }
+        }
+        if cart.coupon.is_some() && cart.coupon == order.coupon {
+            cart.coupon = None;
+        }
+        cart.updated_at = now();
+        Ok(cart)
+    });
+    if let Err(error) = emptied {
+        log::warn(&format!(
+            "order {}: could not empty the cart: {error}",
+            order.id
+        ));
+    }
 }
