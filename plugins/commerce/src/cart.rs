@@ -8,8 +8,6 @@
 //! | `carts/anon/{token}` | an anonymous [`Cart`] |
 //! | `carts/user/{user id}` | a user's [`Cart`] |
 
-use std::hash::{BuildHasher, RandomState};
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_sdk::{Error, storage};
@@ -136,12 +134,13 @@ pub fn quantity(value: Option<&Value>) -> Result<u32, Error> {
         })
 }
 
-/// A fresh cart token: 32 hex digits from the WASI random source.
-pub fn token() -> String {
-    let state = RandomState::new();
-    let a = state.hash_one(0u8);
-    let b = RandomState::new().hash_one(1u8);
-    format!("{a:016x}{b:016x}")
+/// A fresh cart token: 128 bits from the WASI random source
+/// (`wasi:random/random`, cryptographically secure) as 32 hex digits.
+pub fn token() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| Error::internal(format!("no random source for a cart token: {error}")))?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 /// Whether `text` looks like a cart token.
@@ -199,7 +198,8 @@ mod tests {
         assert_eq!(cart.lines.len(), 2);
         assert!(cart.remove("A"));
         assert!(!cart.remove("A"));
-        assert!(is_token(&token()));
-        assert_ne!(token(), token());
+        let token = token().unwrap();
+        assert!(is_token(&token));
+        assert_ne!(token, super::token().unwrap());
     }
 }

@@ -144,7 +144,7 @@ pub fn create(request: &Request, _: &Params) -> Result<Response, Error> {
         }
         None => setting("default-currency", "EUR"),
     };
-    let token = cart::token();
+    let token = cart::token()?;
     let target = Target {
         site: principal().site,
         cart: CartRef::Anonymous(token),
