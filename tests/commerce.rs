@@ -700,6 +700,28 @@ fn a_shopper_buys_from_the_catalog_and_the_order_walks_through_its_states() {
         403,
         "forbidden",
     );
+    // Catalog staff are not order staff.
+    role(&kernel, "merchandiser", &["commerce.catalog.manage"]);
+    let mia = user(&kernel, "mia", Some("merchandiser"));
+    ok(
+        mia.put(
+            &kernel,
+            "/categories/misc",
+            json!({"names": {"en": "Misc"}}),
+        ),
+        201,
+    );
+    refused(
+        &mia.post(&kernel, &moves, json!({"to": "fulfilled"})),
+        403,
+        "forbidden",
+    );
+    refused(&mia.get(&kernel, "/orders?scope=all"), 403, "forbidden");
+    refused(
+        &mia.put(&kernel, "/companies/acme", json!({"name": "ACME"})),
+        403,
+        "forbidden",
+    );
     let skip = admin(&kernel, "POST", &moves, json!({"to": "delivered"}));
     assert!(refused(&skip, 409, "invalid_transition").contains("fulfilled"));
     refused(
@@ -1236,6 +1258,22 @@ fn a_b2b_order_above_the_limit_waits_for_an_approver_in_the_workflow() {
         "only the first large order holds units: {}",
         released.body
     );
+
+    // Only the buyer, an approver or staff cancel a company order: the
+    // approver cancels the order mallory's approval left waiting.
+    let big_cancel = format!("/orders/{big_id}/cancel");
+    refused(
+        &mallory.post(&kernel, &big_cancel, json!({})),
+        403,
+        "forbidden",
+    );
+    let withdrawn = ok(
+        alice.post(&kernel, &big_cancel, json!({"reason": "stale"})),
+        200,
+    );
+    assert_eq!(withdrawn["status"], "cancelled");
+    let restocked = ok(admin(&kernel, "GET", "/inventory/TS-L", Value::Null), 200);
+    assert_eq!(restocked["available"], 20, "{restocked}");
 
     // Re-order: the approver repeats the approved order into their cart.
     let reordered = ok(

@@ -83,15 +83,28 @@ struct Note {
     reason: Option<String>,
 }
 
-/// `POST /orders/{id}/cancel` `{"reason": "..."}`: buyers cancel their
-/// company's orders until they are paid; staff also paid ones (refunded).
+/// `POST /orders/{id}/cancel` `{"reason": "..."}`: the buyer or an
+/// approver of their company cancels an order until it is paid; staff
+/// also paid ones (refunded).
 pub fn cancel(request: &Request, params: &Params) -> Result<Response, Error> {
     let (site, user, order) = visible_order(params.require("id")?)?;
     let note: Note = body_or_default(request)?;
     order.status.check(Status::Cancelled)?;
-    if order.status == Status::Paid && !identity::check(ORDERS, None) {
+    let is_staff = identity::check(ORDERS, None);
+    if order.status == Status::Paid && !is_staff {
         return Err(Error::forbidden(
             "a paid order is cancelled (and refunded) by staff: it needs `commerce.order.manage`",
+        ));
+    }
+    let may = is_staff
+        || order.user_id == user.id
+        || match &order.company {
+            Some(company) => accounts::is_approver(&site, company, &user.username)?,
+            None => false,
+        };
+    if !may {
+        return Err(Error::forbidden(
+            "only the buyer, an approver of their company or staff may cancel this order",
         ));
     }
     let order = lifecycle::transition(

@@ -75,3 +75,21 @@ pub fn page<T>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_bounded() {
+        assert_eq!(limit(None).unwrap(), 20);
+        assert_eq!(limit(Some("100".into())).unwrap(), 100);
+        for bad in ["0", "101", "-1", "ten", ""] {
+            assert_eq!(
+                limit(Some(bad.into())).unwrap_err().code,
+                "invalid_limit",
+                "{bad}"
+            );
+        }
+    }
+}
