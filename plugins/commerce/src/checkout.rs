@@ -6,7 +6,8 @@
 //! true`) without placing another; the same key with a different body is
 //! 422 `idempotency_key_reused`; a repeat while the first is still running
 //! is 409 `checkout_in_progress`. A checkout that fails before the order
-//! exists frees its key.
+//! exists frees its key; one that ended without answering (a trap, the
+//! time limit) leaves a claim that a retry takes over after a minute.
 //!
 //! Placing: price the cart (shipping and tax for the address's country),
 //! count the coupon's use, reserve the stock (all or nothing, 409
@@ -53,6 +54,20 @@ struct Claim {
     request: Value,
     order: String,
     done: bool,
+    /// When it was claimed (ms).
+    #[serde(default)]
+    at: u64,
+}
+
+/// A claim not done after this long was abandoned: its checkout ended
+/// without answering (a trap or the plugin's time limit, far shorter than
+/// this), so a retry with the same key and body takes it over.
+const ABANDONED_MS: u64 = 60_000;
+
+impl Claim {
+    fn abandoned(&self, body: &Value, now: u64) -> bool {
+        !self.done && self.request == *body && now.saturating_sub(self.at) > ABANDONED_MS
+    }
 }
 
 fn claim_key(site: &str, user: &str, key: &str) -> String {
@@ -117,21 +132,38 @@ pub fn checkout(request: &Request, _: &Params) -> Result<Response, Error> {
         crate::payment::provider(&payment.provider)?;
     }
     let claim_at = claim_key(&site, &user.id, &key);
-    if let Some(claim) = storage::get_json::<Claim>(&claim_at)? {
-        return replay(&site, &claim, &body);
+    let existing = storage::get(&claim_at)?;
+    if let Some(bytes) = &existing {
+        let claim: Claim = crate::context::decode(&claim_at, bytes)?;
+        if !claim.abandoned(&body, now()) {
+            return replay(&site, &claim, &body);
+        }
+        log::warn(&format!(
+            "checkout {key} of {} abandoned order {}: taking it over",
+            user.username, claim.order
+        ));
     }
     let id = format!("O{:08}", order_store::next_number(&site, "orders")?);
     let claim = Claim {
         request: body.clone(),
         order: id.clone(),
         done: false,
+        at: now(),
     };
     let encoded = serde_json::to_vec(&claim).map_err(|e| Error::internal(e.to_string()))?;
-    if let CasOutcome::Conflict(Some(current)) =
-        storage::compare_and_swap(&claim_at, None, Some(&encoded))?
-    {
-        let current: Claim = crate::context::decode(&claim_at, &current)?;
-        return replay(&site, &current, &body);
+    match storage::compare_and_swap(&claim_at, existing.as_deref(), Some(&encoded))? {
+        CasOutcome::Swapped => {}
+        CasOutcome::Conflict(Some(current)) => {
+            let current: Claim = crate::context::decode(&claim_at, &current)?;
+            return replay(&site, &current, &body);
+        }
+        CasOutcome::Conflict(None) => {
+            return Err(Error::new(
+                409,
+                "checkout_in_progress",
+                "a checkout with this Idempotency-Key changed meanwhile: retry in a moment",
+            ));
+        }
     }
     let locale = request
         .query("locale")
@@ -269,6 +301,7 @@ fn place(
                 request: body.clone(),
                 order: id.to_owned(),
                 done: true,
+                at: now(),
             },
         )?);
         storage::batch(&operations)
