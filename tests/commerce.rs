@@ -3,8 +3,9 @@
 //! anonymous cart merged at login, checkout with a coupon and tax paid with
 //! the test provider, the order walked through its states (an illegal
 //! transition refused), concurrent checkouts of the last units, the
-//! reservation timeout, a B2B order approved through the workflow plugin,
-//! and a re-order. Bad input gets a clear JSON error and changes nothing.
+//! reservation timeout, the expiry of abandoned anonymous carts, a B2B
+//! order approved through the workflow plugin, and a re-order. Bad input
+//! gets a clear JSON error and changes nothing.
 
 #![allow(
     clippy::unwrap_used,
@@ -869,7 +870,11 @@ fn a_shopper_buys_from_the_catalog_and_the_order_walks_through_its_states() {
 #[test]
 fn concurrent_checkouts_of_the_last_units_never_oversell_and_unpaid_orders_expire() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path(), false, "reservation-seconds = \"1\"\n");
+    let kernel = start(
+        data.path(),
+        false,
+        "reservation-seconds = \"1\"\nanonymous-cart-seconds = \"1\"\ncart-cleanup-seconds = \"1\"\n",
+    );
     seed_catalog(&kernel);
     ok(
         admin(
@@ -1011,6 +1016,13 @@ fn concurrent_checkouts_of_the_last_units_never_oversell_and_unpaid_orders_expir
         409,
         "invalid_transition",
     );
+
+    // An abandoned anonymous cart is deleted by the site's cleanup job.
+    let nobody = Session::default();
+    let abandoned = ok(nobody.post(&kernel, "/carts", json!({})), 201);
+    let path = format!("/carts/{}", abandoned["token"].as_str().unwrap());
+    let gone = poll(|| nobody.get(&kernel, &path), |reply| reply.status == 404);
+    refused(&gone, 404, "unknown_cart");
 }
 
 #[test]

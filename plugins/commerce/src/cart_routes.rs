@@ -152,6 +152,12 @@ pub fn create(request: &Request, _: &Params) -> Result<Response, Error> {
     };
     let cart = Cart::empty(&currency, now());
     storage::set_json(&target.cart.key(&target.site), &cart)?;
+    if let Err(error) = crate::cleanup::ensure_scheduled(&target.site) {
+        log::warn(&format!(
+            "anonymous carts of {} will not expire: {error}",
+            target.site
+        ));
+    }
     Ok(Response::json(
         201,
         &view(&target, &cart, &locale(request))?,

@@ -21,6 +21,7 @@ pub mod catalog;
 mod catalog_routes;
 mod catalog_store;
 mod checkout;
+mod cleanup;
 pub mod context;
 pub mod coupons;
 mod inventory;
@@ -56,6 +57,8 @@ impl Plugin for Commerce {
     fn run_job(name: String, payload: Vec<u8>) -> Result<(), String> {
         if lifecycle::owns(&name) {
             lifecycle::run_job(&name, &payload)
+        } else if cleanup::owns(&name) {
+            cleanup::run_job(&name, &payload)
         } else {
             Err(format!("commerce has no job `{name}`"))
         }
