@@ -959,6 +959,22 @@ fn concurrent_checkouts_of_the_last_units_never_oversell_and_unpaid_orders_expir
         assert_eq!(warehouse["reserved"], 0, "{stock}");
     }
 
+    // Every checkout, won or lost, cancelled its recovery job (which would
+    // give back the stock of a checkout that crashed before its order).
+    let jobs = kernel.admin_json("GET", "/admin/jobs", None);
+    assert_eq!(jobs.status, 200, "{}", jobs.body);
+    let names: Vec<String> = jobs.json()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|job| job["plugin"] == "tessera.commerce")
+        .map(|job| job["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|name| name.starts_with("recover/")),
+        "{names:?}"
+    );
+
     // A buyer who lost keeps their cart; adding more is refused.
     let loser = buyers
         .iter()

@@ -10,10 +10,12 @@
 //! time limit) leaves a claim that a retry takes over after a minute.
 //!
 //! Placing: price the cart (shipping and tax for the address's country),
-//! count the coupon's use, reserve the stock (all or nothing, 409
-//! `out_of_stock`), then write the order, its reservation, its indexes and
-//! the idempotency record in one batch, and take the ordered units out of
-//! the cart. An order of a
+//! schedule the recovery job (which gives back the stock should the
+//! checkout end without its order), count the coupon's use, reserve the
+//! stock (all or nothing, 409 `out_of_stock`; the reservation record grows
+//! with each take), then write the order, its indexes and the idempotency
+//! record in one batch, cancel the recovery job and take the ordered units
+//! out of the cart. An order of a
 //! company member above the company's limit waits in `pending_approval`;
 //! otherwise it is `placed` and, when the body has a `payment`, charged
 //! at once.
@@ -237,26 +239,34 @@ fn place(
         .is_some_and(|limit| {
             limit.currency != priced.totals.currency || priced.totals.total > limit.amount
         });
-    if let Some(coupon) = &priced.applied {
-        rules_store::use_coupon(site, coupon)?;
-    }
-    let unuse = || {
+    // Should this checkout end without writing its order, the recovery
+    // job gives back the stock it reserved.
+    lifecycle::schedule_recovery(site, id)?;
+    let undo = |abandon: bool| {
+        if abandon {
+            inventory::abandon(site, id);
+        }
         if let Some(coupon) = &priced.applied {
             rules_store::unuse_coupon(site, &coupon.code);
         }
+        lifecycle::cancel_recovery(site, id);
     };
+    if let Some(coupon) = &priced.applied
+        && let Err(error) = rules_store::use_coupon(site, coupon)
+    {
+        lifecycle::cancel_recovery(site, id);
+        return Err(error);
+    }
     let wanted: Vec<(String, u32)> = priced
         .lines
         .iter()
         .map(|line| (line.sku.clone(), line.quantity))
         .collect();
-    let holds = match inventory::reserve(site, &wanted) {
-        Ok(holds) => holds,
-        Err(error) => {
-            unuse();
-            return Err(error);
-        }
-    };
+    if let Err(error) = inventory::reserve(site, id, &wanted) {
+        // `reserve` gave back what it held.
+        undo(false);
+        return Err(error);
+    }
     let at = now();
     let status = if needs_approval {
         Status::PendingApproval
@@ -294,7 +304,6 @@ fn place(
     };
     let written = (|| {
         let mut operations = order_store::create_operations(&order)?;
-        operations.push(inventory::record(site, id, holds.clone())?);
         operations.push(Operation::set_json(
             claim_at.to_owned(),
             &Claim {
@@ -307,10 +316,10 @@ fn place(
         storage::batch(&operations)
     })();
     if let Err(error) = written {
-        inventory::undo(site, &holds);
-        unuse();
+        undo(true);
         return Err(error);
     }
+    lifecycle::cancel_recovery(site, id);
     empty_cart(site, &cart_ref, &order);
     let next = match status {
         Status::PendingApproval => approval::request(&order),

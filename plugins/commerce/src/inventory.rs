@@ -14,7 +14,7 @@
 //! gives the units back once.
 
 use serde::{Deserialize, Serialize};
-use tessera_sdk::storage::{self, Operation};
+use tessera_sdk::storage;
 use tessera_sdk::{Error, log};
 
 use crate::context::{decode, root};
@@ -158,75 +158,90 @@ fn give_back(site: &str, held: &Held, commit: bool) -> Result<(), Error> {
     .map(|_| ())
 }
 
-/// Holds `quantity` units of each SKU, warehouse by warehouse in id order;
-/// all or nothing: 409 `out_of_stock` (and nothing held) when a SKU lacks
-/// units.
-pub fn reserve(site: &str, lines: &[(String, u32)]) -> Result<Vec<Held>, Error> {
+/// Holds `quantity` units of each SKU for `order`, warehouse by warehouse
+/// in id order; all or nothing: 409 `out_of_stock` (and nothing held) when
+/// a SKU lacks units.
+///
+/// The reservation record is written first (empty) and each take is added
+/// to it right after it succeeded, so that what a crashed checkout held
+/// can be given back from the record (see [`abandon`]); a crash between a
+/// take and its record can only hold units too long, never give back more
+/// than was taken.
+pub fn reserve(site: &str, order: &str, lines: &[(String, u32)]) -> Result<Vec<Held>, Error> {
+    let key = reservation_key(site, order);
+    storage::set_json(
+        &key,
+        &Reservation {
+            order: order.to_owned(),
+            items: Vec::new(),
+            state: State::Held,
+        },
+    )?;
+    match take_all(site, &key, lines) {
+        Ok(holds) => Ok(holds),
+        Err(error) => {
+            abandon(site, order);
+            Err(error)
+        }
+    }
+}
+
+fn take_all(site: &str, key: &str, lines: &[(String, u32)]) -> Result<Vec<Held>, Error> {
     let mut holds: Vec<Held> = Vec::new();
     for (sku, quantity) in lines {
         let mut missing = *quantity;
-        let warehouses = match levels(site, sku) {
-            Ok(levels) => levels,
-            Err(error) => {
-                undo(site, &holds);
-                return Err(error);
-            }
-        };
-        for (warehouse, stock) in warehouses {
+        for (warehouse, stock) in levels(site, sku)? {
             if missing == 0 {
                 break;
             }
             if stock.available() == 0 {
                 continue;
             }
-            match take(site, sku, &warehouse, missing) {
-                Ok(0) => {}
-                Ok(taken) => {
-                    missing -= taken;
-                    holds.push(Held {
-                        sku: sku.clone(),
-                        warehouse,
-                        quantity: taken,
-                    });
-                }
-                Err(error) => {
-                    undo(site, &holds);
-                    return Err(error);
-                }
+            let taken = take(site, sku, &warehouse, missing)?;
+            if taken == 0 {
+                continue;
             }
+            missing -= taken;
+            let held = Held {
+                sku: sku.clone(),
+                warehouse,
+                quantity: taken,
+            };
+            let recorded = storage::try_update_json(key, |reservation: Option<Reservation>| {
+                let mut reservation = reservation
+                    .ok_or_else(|| Error::internal("the reservation record vanished"))?;
+                reservation.items.push(held.clone());
+                Ok(reservation)
+            });
+            if let Err(error) = recorded {
+                // Not in the record, so `abandon` would not give it back.
+                if let Err(lost) = give_back(site, &held, false) {
+                    log::error(&format!(
+                        "could not give back {} × {}: {lost}",
+                        held.quantity, held.sku
+                    ));
+                }
+                return Err(error);
+            }
+            holds.push(held);
         }
         if missing > 0 {
-            undo(site, &holds);
             return Err(out_of_stock(sku, *quantity, quantity - missing));
         }
     }
     Ok(holds)
 }
 
-/// The operation that records `order`'s reservation (for the checkout's
-/// batch).
-pub fn record(site: &str, order: &str, items: Vec<Held>) -> Result<Operation, Error> {
-    Operation::set_json(
-        reservation_key(site, order),
-        &Reservation {
-            order: order.to_owned(),
-            items,
-            state: State::Held,
-        },
-    )
-}
-
-/// Gives back the units reserved for `holds` that have no order (the
-/// checkout failed after reserving).
-pub fn undo(site: &str, holds: &[Held]) {
-    for held in holds {
-        if let Err(error) = give_back(site, held, false) {
-            log::error(&format!(
-                "could not give back {} × {}: {error}",
-                held.quantity, held.sku
-            ));
-        }
+/// Gives back what `order` holds and deletes its reservation record: the
+/// checkout failed, or crashed, before the order existed.
+pub fn abandon(site: &str, order: &str) {
+    if let Err(error) = settle(site, order, State::Released) {
+        log::error(&format!(
+            "could not release the stock held for {order}: {error}"
+        ));
+        return;
     }
+    let _ = storage::delete(&reservation_key(site, order));
 }
 
 /// Moves `order`'s reservation from `held` to `to` (committed or

@@ -28,20 +28,51 @@ fn expiry_job(site: &str, order: &str) -> String {
     format!("{EXPIRY_PREFIX}{site}/{order}")
 }
 
+/// The job that gives back the stock of a checkout that never wrote its
+/// order (it crashed or hit the time limit after reserving).
+const RECOVERY_PREFIX: &str = "recover/";
+
+/// How long after a checkout starts its recovery job runs: far longer than
+/// the plugin's time limit, so the checkout has ended by then.
+const RECOVERY_MS: u64 = 120_000;
+
+fn recovery_job(site: &str, order: &str) -> String {
+    format!("{RECOVERY_PREFIX}{site}/{order}")
+}
+
 /// Whether `name` is one of this module's jobs.
 pub fn owns(name: &str) -> bool {
-    name.starts_with(EXPIRY_PREFIX)
+    name.starts_with(EXPIRY_PREFIX) || name.starts_with(RECOVERY_PREFIX)
+}
+
+fn payload(site: &str, order: &str) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(&Expiry {
+        site: site.to_owned(),
+        order: order.to_owned(),
+    })
+    .map_err(|e| Error::internal(e.to_string()))
+}
+
+/// Schedules the recovery of checkout `order`, before it reserves stock.
+pub fn schedule_recovery(site: &str, order: &str) -> Result<(), Error> {
+    jobs::at(
+        &recovery_job(site, order),
+        now().saturating_add(RECOVERY_MS),
+        &payload(site, order)?,
+    )
+}
+
+/// Cancels the recovery of checkout `order`: it ended, one way or the
+/// other.
+pub fn cancel_recovery(site: &str, order: &str) {
+    let _ = jobs::cancel(&recovery_job(site, order));
 }
 
 /// Schedules the payment timeout of a placed order
 /// (`reservation-seconds`).
 pub fn schedule_expiry(site: &str, order: &str) -> Result<(), Error> {
     let seconds: u64 = setting("reservation-seconds", "900").parse().unwrap_or(900);
-    let payload = serde_json::to_vec(&Expiry {
-        site: site.to_owned(),
-        order: order.to_owned(),
-    })
-    .map_err(|e| Error::internal(e.to_string()))?;
+    let payload = payload(site, order)?;
     jobs::at(
         &expiry_job(site, order),
         now().saturating_add(seconds.saturating_mul(1000)),
@@ -188,11 +219,22 @@ pub fn pay(site: &str, id: &str, request: &PaymentRequest, by: &str) -> Result<O
     }
 }
 
-/// Runs an expiry job: cancels the order if it is still unpaid.
+/// Runs an expiry job (cancels the order if it is still unpaid) or a
+/// recovery job (gives back what a checkout that wrote no order held).
 pub fn run_job(name: &str, payload: &[u8]) -> Result<(), String> {
     let expiry: Expiry =
         serde_json::from_slice(payload).map_err(|e| format!("{name}: bad payload: {e}"))?;
     let order = order_store::order(&expiry.site, &expiry.order).map_err(|e| e.to_string())?;
+    if name.starts_with(RECOVERY_PREFIX) {
+        if order.is_none() {
+            log::warn(&format!(
+                "checkout of order {} never finished: giving back its stock",
+                expiry.order
+            ));
+            inventory::abandon(&expiry.site, &expiry.order);
+        }
+        return Ok(());
+    }
     match order {
         Some(order) if order.status == Status::Placed => {
             transition(
