@@ -2,15 +2,14 @@
 //! what is published), the filtered listing with cursor pagination over
 //! the listing indexes, and search.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use tessera_sdk::prelude::*;
 
-use crate::catalog::{Category, Product, ProductInput, check_texts, localised, words};
+use crate::catalog::{Category, Product, ProductInput, check_texts, localised};
 use crate::catalog_store::{self, index_prefix};
 use crate::context::{CATALOG, now, principal, setting, slug, staff};
 use crate::inventory;
+use crate::listing::Filter;
 use crate::money;
 use crate::paging;
 use crate::pricer;
@@ -149,36 +148,6 @@ pub fn get_product(request: &Request, params: &Params) -> Result<Response, Error
     Ok(Response::ok_json(&render.product(&product)?))
 }
 
-/// The listing's filters.
-struct Filter {
-    category: Option<String>,
-    words: Vec<String>,
-    attributes: BTreeMap<String, String>,
-    drafts: bool,
-}
-
-impl Filter {
-    fn matches(&self, product: &Product) -> bool {
-        let input = &product.input;
-        (self.drafts || product.published())
-            && self
-                .category
-                .as_ref()
-                .is_none_or(|category| input.categories.contains(category))
-            && (self.words.is_empty() || {
-                let terms = product.terms();
-                self.words.iter().all(|word| terms.contains(word))
-            })
-            && self.attributes.iter().all(|(name, value)| {
-                input.attributes.get(name) == Some(value)
-                    || input
-                        .variants
-                        .iter()
-                        .any(|variant| variant.attributes.get(name) == Some(value))
-            })
-    }
-}
-
 /// `GET /products?category=&q=&attribute.{name}=&status=all&cursor=&limit=&locale=&currency=`:
 /// published products in id order, a page at a time, read from the
 /// narrowest index (search word, category, all published); `status=all`
@@ -191,7 +160,7 @@ pub fn list_products(request: &Request, _: &Params) -> Result<Response, Error> {
     }
     let words: Vec<String> = request
         .query("q")
-        .map(|q| words(&q).into_iter().collect())
+        .map(|q| crate::catalog::words(&q).into_iter().collect())
         .unwrap_or_default();
     if request.query("q").is_some() && words.is_empty() {
         return Err(Error::new(
@@ -218,16 +187,7 @@ pub fn list_products(request: &Request, _: &Params) -> Result<Response, Error> {
         attributes,
         drafts,
     };
-    let index = match (
-        filter.words.iter().max_by_key(|word| word.len()),
-        &filter.category,
-        drafts,
-    ) {
-        (_, _, true) => "all".to_owned(),
-        (Some(word), _, _) => format!("term/{word}"),
-        (None, Some(category), _) => format!("cat/{category}"),
-        (None, None, _) => "pub".to_owned(),
-    };
+    let index = filter.index();
     let limit = paging::limit(request.query("limit"))?;
     let prefix = index_prefix(&render.site, &index);
     let page = paging::page(&prefix, request.query("cursor").as_deref(), limit, |id| {

@@ -7,9 +7,9 @@
 //! events and invoices; and B2B company accounts whose orders above a limit
 //! are approved through the workflow plugin. See `docs/commerce.md`.
 //!
-//! The pure rules (money, catalog validation, price resolution, coupons,
-//! tax and shipping, totals, carts, the order state machine, the test
-//! payment provider) live in modules that never call the kernel and are
+//! The pure rules (money, catalog validation, listing filters, price
+//! resolution, coupons, tax and shipping, totals, carts, the order state
+//! machine, the test payment provider) live in modules that never call the kernel and are
 //! unit-tested natively; the `*_store`, `*_routes`, `checkout`,
 //! `lifecycle` and `approval` modules talk to the kernel.
 
@@ -26,6 +26,7 @@ pub mod context;
 pub mod coupons;
 mod inventory;
 mod lifecycle;
+pub mod listing;
 pub mod money;
 pub mod order;
 mod order_routes;
