@@ -907,6 +907,16 @@ fn concurrent_checkouts_of_the_last_units_never_oversell_and_unpaid_orders_expir
         ),
         200,
     );
+    // Every buyer also applies a coupon good for five orders.
+    ok(
+        admin(
+            &kernel,
+            "PUT",
+            "/coupons/last5",
+            json!({"percent_off": 5, "max_uses": 5}),
+        ),
+        201,
+    );
     let buyers: Vec<Session> = (0..10)
         .map(|n| {
             let buyer = user(&kernel, &format!("buyer{n}"), None);
@@ -916,6 +926,10 @@ fn concurrent_checkouts_of_the_last_units_never_oversell_and_unpaid_orders_expir
                     "/cart/lines",
                     json!({"sku": "POSTER", "quantity": 1}),
                 ),
+                200,
+            );
+            ok(
+                buyer.put(&kernel, "/cart/coupon", json!({"code": "LAST5"})),
                 200,
             );
             buyer
@@ -952,6 +966,11 @@ fn concurrent_checkouts_of_the_last_units_never_oversell_and_unpaid_orders_expir
         3,
         "no order left behind by a loser"
     );
+    // Uses are counted once the stock is held: the losers took none (with
+    // the use counted first, up to ten concurrent claims on a coupon good
+    // for five refused buyers who would have got the last units).
+    let coupon = ok(admin(&kernel, "GET", "/coupons/LAST5", Value::Null), 200);
+    assert_eq!(coupon["uses"], 3, "{coupon}");
     let stock = ok(admin(&kernel, "GET", "/inventory/POSTER", Value::Null), 200);
     assert_eq!(stock["available"], 0);
     for warehouse in stock["warehouses"].as_array().unwrap() {

@@ -11,9 +11,9 @@
 //!
 //! Placing: price the cart (shipping and tax for the address's country),
 //! schedule the recovery job (which gives back the stock should the
-//! checkout end without its order), count the coupon's use, reserve the
-//! stock (all or nothing, 409 `out_of_stock`; the reservation record grows
-//! with each take), then write the order, its indexes and the idempotency
+//! checkout end without its order), reserve the stock (all or nothing, 409
+//! `out_of_stock`; the reservation record grows with each take), count
+//! the coupon's use (409 `coupon_exhausted`), then write the order, its indexes and the idempotency
 //! record in one batch, cancel the recovery job and take the ordered units
 //! out of the cart. An order of a
 //! company member above the company's limit waits in `pending_approval`;
@@ -242,21 +242,6 @@ fn place(
     // Should this checkout end without writing its order, the recovery
     // job gives back the stock it reserved.
     lifecycle::schedule_recovery(site, id)?;
-    let undo = |abandon: bool| {
-        if abandon {
-            inventory::abandon(site, id);
-        }
-        if let Some(coupon) = &priced.applied {
-            rules_store::unuse_coupon(site, &coupon.code);
-        }
-        lifecycle::cancel_recovery(site, id);
-    };
-    if let Some(coupon) = &priced.applied
-        && let Err(error) = rules_store::use_coupon(site, coupon)
-    {
-        lifecycle::cancel_recovery(site, id);
-        return Err(error);
-    }
     let wanted: Vec<(String, u32)> = priced
         .lines
         .iter()
@@ -264,9 +249,26 @@ fn place(
         .collect();
     if let Err(error) = inventory::reserve(site, id, &wanted) {
         // `reserve` gave back what it held.
-        undo(false);
+        lifecycle::cancel_recovery(site, id);
         return Err(error);
     }
+    // The coupon's use is counted once the stock is held, so a checkout
+    // that loses the race for the last units never takes a use from one
+    // that wins it.
+    if let Some(coupon) = &priced.applied
+        && let Err(error) = rules_store::use_coupon(site, coupon)
+    {
+        inventory::abandon(site, id);
+        lifecycle::cancel_recovery(site, id);
+        return Err(error);
+    }
+    let undo = || {
+        inventory::abandon(site, id);
+        if let Some(coupon) = &priced.applied {
+            rules_store::unuse_coupon(site, &coupon.code);
+        }
+        lifecycle::cancel_recovery(site, id);
+    };
     let at = now();
     let status = if needs_approval {
         Status::PendingApproval
@@ -316,7 +318,7 @@ fn place(
         storage::batch(&operations)
     })();
     if let Err(error) = written {
-        undo(true);
+        undo();
         return Err(error);
     }
     lifecycle::cancel_recovery(site, id);
