@@ -863,8 +863,20 @@ fn a_shopper_buys_from_the_catalog_and_the_order_walks_through_its_states() {
         .collect();
     assert_eq!(again, [("MUG".to_owned(), 1), ("TS-M".to_owned(), 2)]);
     assert_eq!(reordered["skipped"], json!([]));
+    // Orders list newest first, a page at a time.
     let listed = ok(shopper.get(&kernel, "/orders"), 200);
     assert_eq!(listed["orders"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["orders"][0]["id"], second.as_str());
+    let first_page = ok(shopper.get(&kernel, "/orders?limit=1"), 200);
+    assert_eq!(first_page["orders"][0]["id"], second.as_str());
+    let cursor = first_page["next_cursor"].as_str().unwrap().to_owned();
+    let next_page = ok(
+        shopper.get(&kernel, &format!("/orders?limit=1&cursor={cursor}")),
+        200,
+    );
+    assert_eq!(next_page["orders"][0]["id"], id.as_str());
+    let everything = ok(admin(&kernel, "GET", "/orders?scope=all", Value::Null), 200);
+    assert_eq!(everything["orders"][1]["id"], id.as_str());
 }
 
 #[test]

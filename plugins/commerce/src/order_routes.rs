@@ -7,7 +7,7 @@ use tessera_sdk::prelude::*;
 
 use crate::accounts;
 use crate::cart::{Cart, CartRef, MAX_QUANTITY};
-use crate::context::{ORDERS, body_or_default, now, root, setting, signed_in, staff};
+use crate::context::{ORDERS, body_or_default, now, setting, signed_in, staff};
 use crate::inventory;
 use crate::lifecycle;
 use crate::order::{Order, Status, parse_status};
@@ -35,7 +35,8 @@ fn list_prefix(request: &Request, what: &str) -> Result<(String, String), Error>
     let (site, user) = signed_in()?;
     if request.query("scope").as_deref() == Some("all") {
         staff(ORDERS)?;
-        return Ok((site.clone(), format!("{}{what}/", root(&site))));
+        let prefix = order_store::index_prefix(&site, &format!("all-{what}"), "site");
+        return Ok((site, prefix));
     }
     let prefix = match accounts::membership(&site, &user.id)? {
         Some(member) => {
@@ -46,13 +47,16 @@ fn list_prefix(request: &Request, what: &str) -> Result<(String, String), Error>
     Ok((site, prefix))
 }
 
-/// `GET /orders?cursor=&limit=&scope=all`.
+/// `GET /orders?cursor=&limit=&scope=all`: newest first.
 pub fn list(request: &Request, _: &Params) -> Result<Response, Error> {
     let (site, prefix) = list_prefix(request, "orders")?;
     let limit = paging::limit(request.query("limit"))?;
-    let page = paging::page(&prefix, request.query("cursor").as_deref(), limit, |id| {
-        order_store::order(&site, id)
-    })?;
+    let page = paging::page(
+        &prefix,
+        request.query("cursor").as_deref(),
+        limit,
+        |entry| order_store::order(&site, order_store::entry_id(entry)),
+    )?;
     Ok(Response::ok_json(
         &json!({"orders": page.items, "next_cursor": page.next}),
     ))
@@ -247,7 +251,7 @@ pub fn invoice(_: &Request, params: &Params) -> Result<Response, Error> {
     )?))
 }
 
-/// `GET /invoices?cursor=&limit=&scope=all`.
+/// `GET /invoices?cursor=&limit=&scope=all`: newest first.
 pub fn invoices(request: &Request, _: &Params) -> Result<Response, Error> {
     let (site, prefix) = list_prefix(request, "invoices")?;
     let limit = paging::limit(request.query("limit"))?;
@@ -255,7 +259,7 @@ pub fn invoices(request: &Request, _: &Params) -> Result<Response, Error> {
         &prefix,
         request.query("cursor").as_deref(),
         limit,
-        |number| order_store::invoice(&site, number),
+        |entry| order_store::invoice(&site, order_store::entry_id(entry)),
     )?;
     Ok(Response::ok_json(
         &json!({"invoices": page.items, "next_cursor": page.next}),

@@ -4,9 +4,9 @@
 //! | key (under `site/{site}/`) | value |
 //! |---|---|
 //! | `orders/{id}` | an [`Order`] |
-//! | `user-orders/{user id}/{id}`, `company-orders/{company}/{id}` | index entries |
+//! | `{user,company,all}-orders/{owner}/{entry}` | index entries, newest first (see [`newest_first`]) |
 //! | `invoices/{number}` | an [`Invoice`] |
-//! | `user-invoices/{user id}/{number}`, `company-invoices/{company}/{number}` | index entries |
+//! | `{user,company,all}-invoices/{owner}/{entry}` | index entries, newest first |
 //! | `seq/{orders or invoices}` | the last number handed out |
 //! | `idempotency/{user id}/{key}` | a checkout's idempotency record |
 
@@ -52,9 +52,49 @@ pub fn order_key(site: &str, id: &str) -> String {
 
 /// The index prefix of a user's or company's orders or invoices: `kind`
 /// is `user-orders`, `company-orders`, `user-invoices` or
-/// `company-invoices`.
+/// `company-invoices`; `all-orders` and `all-invoices` (owner `site`) list
+/// every one.
 pub fn index_prefix(site: &str, kind: &str, owner: &str) -> String {
     format!("{}{kind}/{owner}/", root(site))
+}
+
+/// The index entry name of an order or invoice id (`O00000042`,
+/// `INV-00000007`): its number subtracted from `u64::MAX`, then the id, so
+/// that indexes list the newest first.
+pub fn newest_first(id: &str) -> String {
+    let digits = id.trim_start_matches(|c: char| !c.is_ascii_digit());
+    let number: u64 = digits.parse().unwrap_or(0);
+    format!("{:020}-{id}", u64::MAX - number)
+}
+
+/// The id in an index entry name made by [`newest_first`].
+pub fn entry_id(entry: &str) -> &str {
+    entry.split_once('-').map_or(entry, |(_, id)| id)
+}
+
+/// The index operations of an order or invoice `id` of `user` and
+/// `company`: `kind` is `orders` or `invoices`.
+fn index_operations(
+    site: &str,
+    kind: &str,
+    id: &str,
+    user: &str,
+    company: Option<&str>,
+) -> Vec<Operation> {
+    let entry = newest_first(id);
+    let mut owners = vec![
+        (format!("user-{kind}"), user),
+        (format!("all-{kind}"), "site"),
+    ];
+    if let Some(company) = company {
+        owners.push((format!("company-{kind}"), company));
+    }
+    owners
+        .into_iter()
+        .map(|(index, owner)| {
+            Operation::set(format!("{}{entry}", index_prefix(site, &index, owner)), "")
+        })
+        .collect()
 }
 
 /// The next number of sequence `name` (`orders`, `invoices`).
@@ -77,27 +117,14 @@ pub fn unknown_order(id: &str) -> Error {
 /// The operations that create `order` and its index entries.
 pub fn create_operations(order: &Order) -> Result<Vec<Operation>, Error> {
     let site = &order.site;
-    let mut operations = vec![
-        Operation::set_json(order_key(site, &order.id), order)?,
-        Operation::set(
-            format!(
-                "{}{}",
-                index_prefix(site, "user-orders", &order.user_id),
-                order.id
-            ),
-            "",
-        ),
-    ];
-    if let Some(company) = &order.company {
-        operations.push(Operation::set(
-            format!(
-                "{}{}",
-                index_prefix(site, "company-orders", company),
-                order.id
-            ),
-            "",
-        ));
-    }
+    let mut operations = vec![Operation::set_json(order_key(site, &order.id), order)?];
+    operations.extend(index_operations(
+        site,
+        "orders",
+        &order.id,
+        &order.user_id,
+        order.company.as_deref(),
+    ));
     Ok(operations)
 }
 
@@ -153,25 +180,17 @@ pub fn issue_invoice(order: &Order, reference: &str, now: u64) -> Result<String,
         payment_reference: reference.to_owned(),
         issued_at: now,
     };
-    let mut operations = vec![
-        Operation::set_json(format!("{}invoices/{number}", root(site)), &invoice)?,
-        Operation::set(
-            format!(
-                "{}{number}",
-                index_prefix(site, "user-invoices", &order.user_id)
-            ),
-            "",
-        ),
-    ];
-    if let Some(company) = &order.company {
-        operations.push(Operation::set(
-            format!(
-                "{}{number}",
-                index_prefix(site, "company-invoices", company)
-            ),
-            "",
-        ));
-    }
+    let mut operations = vec![Operation::set_json(
+        format!("{}invoices/{number}", root(site)),
+        &invoice,
+    )?];
+    operations.extend(index_operations(
+        site,
+        "invoices",
+        &number,
+        &order.user_id,
+        order.company.as_deref(),
+    ));
     storage::batch(&operations)?;
     update(site, &order.id, |order| {
         if order.invoice.is_none() {
@@ -185,4 +204,19 @@ pub fn issue_invoice(order: &Order, reference: &str, now: u64) -> Result<String,
 /// The invoice `number`, if any.
 pub fn invoice(site: &str, number: &str) -> Result<Option<Invoice>, Error> {
     storage::get_json(&format!("{}invoices/{number}", root(site)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_entries_sort_newest_first_and_name_their_id() {
+        let (older, newer) = (newest_first("O00000009"), newest_first("O00000010"));
+        assert!(newer < older);
+        assert_eq!(entry_id(&newer), "O00000010");
+        let invoice = newest_first("INV-00000002");
+        assert!(invoice < newest_first("INV-00000001"));
+        assert_eq!(entry_id(&invoice), "INV-00000002");
+    }
 }
