@@ -877,6 +877,62 @@ fn a_shopper_buys_from_the_catalog_and_the_order_walks_through_its_states() {
     assert_eq!(next_page["orders"][0]["id"], id.as_str());
     let everything = ok(admin(&kernel, "GET", "/orders?scope=all", Value::Null), 200);
     assert_eq!(everything["orders"][1]["id"], id.as_str());
+
+    // Automatic discounts: the best one applies by itself (they do not add
+    // up); a coupon applies on top, to what is left.
+    refused(
+        &admin(
+            &kernel,
+            "PUT",
+            "/discounts/winter",
+            json!({"percent_off": 5, "max_uses": 3}),
+        ),
+        400,
+        "invalid_coupon",
+    );
+    ok(
+        admin(
+            &kernel,
+            "PUT",
+            "/discounts/winter",
+            json!({"percent_off": 5}),
+        ),
+        201,
+    );
+    ok(
+        admin(
+            &kernel,
+            "PUT",
+            "/discounts/flat",
+            json!({"amount_off": {"amount": 100, "currency": "EUR"}}),
+        ),
+        201,
+    );
+    refused(
+        &shopper.put(&kernel, "/discounts/mine", json!({"percent_off": 50})),
+        403,
+        "forbidden",
+    );
+    // The re-ordered cart: 50.00; 5 % (2.50) beats 1.00.
+    let cart = ok(shopper.get(&kernel, "/cart"), 200);
+    assert_eq!(cart["totals"]["subtotal"], 5000);
+    assert_eq!(
+        cart["automatic_discount"],
+        json!({"id": "winter", "amount": 250})
+    );
+    assert_eq!(cart["totals"]["discount"], 250);
+    assert_eq!(cart["totals"]["total"], 4750);
+    // SAVE10 on top: 10 % of 47.50 = 4.75.
+    let cart = ok(
+        shopper.put(&kernel, "/cart/coupon", json!({"code": "save10"})),
+        200,
+    );
+    assert_eq!(cart["coupon_discount"], 475);
+    assert_eq!(cart["totals"]["discount"], 725);
+    assert_eq!(cart["totals"]["total"], 4275);
+    let order = ok(checkout(&kernel, &shopper, "k-4", &body), 201);
+    assert_eq!(order["automatic_discount"]["id"], "winter");
+    assert_eq!(order["totals"]["discount"], 725);
 }
 
 #[test]

@@ -240,7 +240,7 @@ pub fn set_coupon(request: &Request, params: &Params) -> Result<Response, Error>
     let before = current(&target)?;
     let customer = pricer::customer(&target.site, target.user.as_deref(), &before.currency)?;
     let priced = pricer::price(&target.site, &before, &customer, &locale(request), None)?;
-    let code = pricer::check_coupon(&target.site, code, priced.totals.subtotal, &before.currency)?;
+    let code = pricer::check_coupon(&target.site, code, priced.coupon_base, &before.currency)?;
     let cart = modify(&target, |cart| {
         cart.coupon = Some(code.clone());
         Ok(())

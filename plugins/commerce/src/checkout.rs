@@ -283,6 +283,7 @@ fn place(
         username: user.username.clone(),
         company: member.map(|member| member.company),
         lines: priced.lines.clone(),
+        automatic_discount: priced.automatic_discount.clone(),
         coupon: priced.applied.as_ref().map(|coupon| coupon.code.clone()),
         totals: priced.totals.clone(),
         shipping_address: request.shipping_address.clone(),

@@ -3,7 +3,12 @@
 //! in one currency (never more than the subtotal); it may need a minimum
 //! subtotal (same currency), be valid between two dates, and be limited to
 //! a number of uses (counted when an order is placed). One coupon per
-//! cart. Pure.
+//! cart.
+//!
+//! Automatic discounts have the same rules without a code (and without
+//! `max_uses`): of those that apply to a cart, the one taking the most off
+//! applies (they do not add up); a coupon then applies on top, to the
+//! subtotal after the automatic discount (its minimum too). Pure.
 
 use serde::{Deserialize, Serialize};
 use tessera_sdk::Error;
@@ -141,6 +146,34 @@ impl Coupon {
     }
 }
 
+/// An automatic discount as applied to a cart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// The discount's id.
+    pub id: String,
+    /// What it takes off (minor units).
+    pub amount: i64,
+}
+
+/// The automatic discount taking the most off `subtotal` (the first in
+/// `discounts` order among equals); `None` when none applies or all take
+/// nothing.
+pub fn best(discounts: &[Coupon], subtotal: i64, currency: &str, now: u64) -> Option<Applied> {
+    let mut best: Option<Applied> = None;
+    for discount in discounts {
+        if let Ok(amount) = discount.discount(subtotal, currency, now)
+            && amount > 0
+            && best.as_ref().is_none_or(|best| amount > best.amount)
+        {
+            best = Some(Applied {
+                id: discount.code.clone(),
+                amount,
+            });
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -178,6 +211,31 @@ mod tests {
                 .discount(100, "EUR", instant("t", "2021-01-01T00:00:00Z").unwrap())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_best_automatic_discount_applies() {
+        let mut five = coupon(json!({"percent_off": 5}));
+        five.code = "five".into();
+        let mut flat = coupon(json!({"amount_off": {"amount": 300, "currency": "EUR"},
+                                     "minimum_subtotal": {"amount": 5000, "currency": "EUR"}}));
+        flat.code = "flat".into();
+        let discounts = [five, flat];
+        // 5 % of 4000 = 200; the flat 3.00 needs 50.00.
+        assert_eq!(
+            best(&discounts, 4000, "EUR", 0),
+            Some(Applied {
+                id: "five".into(),
+                amount: 200
+            })
+        );
+        // 5 % of 8000 = 400 beats 300.
+        assert_eq!(best(&discounts, 8000, "EUR", 0).unwrap().id, "five");
+        // 5 % of 5000 = 250 loses to 300.
+        assert_eq!(best(&discounts, 5000, "EUR", 0).unwrap().id, "flat");
+        assert_eq!(best(&discounts, 5000, "USD", 0).unwrap().amount, 250);
+        assert_eq!(best(&discounts, 0, "EUR", 0), None);
+        assert_eq!(best(&[], 1000, "EUR", 0), None);
     }
 
     #[test]

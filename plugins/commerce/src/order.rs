@@ -188,6 +188,9 @@ pub struct Order {
     pub company: Option<String>,
     /// The lines as priced at checkout.
     pub lines: Vec<PricedLine>,
+    /// The automatic discount applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic_discount: Option<crate::coupons::Applied>,
     /// The coupon used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,

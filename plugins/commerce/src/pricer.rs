@@ -1,5 +1,6 @@
 //! Prices a cart for a customer: each line's unit price from the price
-//! lists (with quantity tiers), the coupon's discount and, once the
+//! lists (with quantity tiers), the best automatic discount, the coupon's
+//! discount on top and, once the
 //! country and shipping method are known, shipping and tax. Lines that
 //! cannot be bought any more (unknown SKU, unpublished product, no price)
 //! are reported as problems, not priced.
@@ -12,7 +13,8 @@ use crate::cart::Cart;
 use crate::catalog::localised;
 use crate::catalog_store;
 use crate::context::{now, setting};
-use crate::coupons::{self, Coupon};
+use crate::coupons::{self, Applied, Coupon};
+use crate::money;
 use crate::pricing::{self, Customer, PriceList};
 use crate::rules_store;
 use crate::totals::{self, PricedLine, Totals};
@@ -36,9 +38,15 @@ pub struct Priced {
     /// Lines that could not be priced.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<Problem>,
+    /// The automatic discount that applies, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automatic_discount: Option<Applied>,
     /// The applied coupon.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coupon: Option<String>,
+    /// What the coupon takes off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupon_discount: Option<i64>,
     /// Why the coupon does not apply (it stays on the cart).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coupon_problem: Option<String>,
@@ -47,6 +55,9 @@ pub struct Priced {
     /// The coupon as it was applied (for the order).
     #[serde(skip)]
     pub applied: Option<Coupon>,
+    /// The subtotal a coupon applies to: after the automatic discount.
+    #[serde(skip)]
+    pub coupon_base: i64,
 }
 
 /// Where and how the order ships, for shipping and tax.
@@ -145,14 +156,23 @@ pub fn price(
         }
     }
     let subtotal = totals::subtotal(&lines)?;
-    let mut discount = 0;
+    let automatic = coupons::best(
+        &rules_store::discounts(site)?,
+        subtotal,
+        &cart.currency,
+        customer.now,
+    );
+    let coupon_base = subtotal - automatic.as_ref().map_or(0, |applied| applied.amount);
+    let mut discount = subtotal - coupon_base;
+    let mut coupon_discount = None;
     let mut coupon_problem = None;
     let mut applied = None;
     if let Some(code) = &cart.coupon {
         match rules_store::coupon(site, code)? {
-            Some(coupon) => match coupon.discount(subtotal, &cart.currency, customer.now) {
+            Some(coupon) => match coupon.discount(coupon_base, &cart.currency, customer.now) {
                 Ok(amount) => {
-                    discount = amount;
+                    discount = money::add(discount, amount)?;
+                    coupon_discount = Some(amount);
                     applied = Some(coupon);
                 }
                 Err(error) => coupon_problem = Some(error.message),
@@ -191,10 +211,13 @@ pub fn price(
     Ok(Priced {
         lines,
         problems,
+        automatic_discount: automatic,
         coupon: cart.coupon.clone(),
+        coupon_discount,
         coupon_problem,
         totals,
         applied,
+        coupon_base,
     })
 }
 

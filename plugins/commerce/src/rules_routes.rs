@@ -130,6 +130,49 @@ pub fn get_coupon(_: &Request, params: &Params) -> Result<Response, Error> {
     ))
 }
 
+/// `PUT /discounts/{id}`: an automatic discount (a coupon's rules, no
+/// code, no `max_uses`).
+pub fn put_discount(request: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, _) = staff(CATALOG)?;
+    let id = slug("discount", params.require("id")?)?;
+    let mut discount: Coupon = request.json()?;
+    discount.code = id.to_owned();
+    discount.validate()?;
+    if discount.max_uses.is_some() {
+        return Err(Error::new(
+            400,
+            "invalid_coupon",
+            "`max_uses` is for coupons: an automatic discount applies to every cart it fits",
+        ));
+    }
+    let existed = rules_store::discount(&site, id)?.is_some();
+    rules_store::put_discount(&site, &discount)?;
+    Ok(Response::json(created(existed), &discount))
+}
+
+/// `GET /discounts`.
+pub fn list_discounts(_: &Request, _: &Params) -> Result<Response, Error> {
+    let (site, _) = staff(CATALOG)?;
+    Ok(Response::ok_json(
+        &json!({"discounts": rules_store::discounts(&site)?}),
+    ))
+}
+
+/// `DELETE /discounts/{id}`.
+pub fn delete_discount(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (site, _) = staff(CATALOG)?;
+    let id = params.require("id")?;
+    if rules_store::delete_discount(&site, id)? {
+        Ok(Response::empty(204))
+    } else {
+        Err(Error::new(
+            404,
+            "unknown_discount",
+            format!("no discount `{id}`"),
+        ))
+    }
+}
+
 /// `PUT /tax-rules/{country}` `{"rate_bp": 1900, "name": "VAT"}`.
 pub fn put_tax_rule(request: &Request, params: &Params) -> Result<Response, Error> {
     let (site, _) = staff(CATALOG)?;

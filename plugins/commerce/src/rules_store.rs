@@ -7,6 +7,7 @@
 //! | `prices/{list}/{sku}` | the SKU's [`Tier`]s in that list |
 //! | `coupons/{code}` | a [`Coupon`] |
 //! | `coupon-uses/{code}` | how many orders used it |
+//! | `discounts/{id}` | an automatic discount (a [`Coupon`] without a code) |
 //! | `tax/{country}` | a [`TaxRule`] |
 //! | `shipping/{id}` | a [`ShippingMethod`] |
 
@@ -122,6 +123,29 @@ pub fn unuse_coupon(site: &str, code: &str) {
         &key(site, &format!("coupon-uses/{code}")),
         |uses: Option<u32>| uses.unwrap_or(0).saturating_sub(1),
     );
+}
+
+/// Every automatic discount of `site`.
+pub fn discounts(site: &str) -> Result<Vec<Coupon>, Error> {
+    all(site, "discounts/")
+}
+
+/// The automatic discount `id`, if any.
+pub fn discount(site: &str, id: &str) -> Result<Option<Coupon>, Error> {
+    storage::get_json(&key(site, &format!("discounts/{id}")))
+}
+
+/// Writes an automatic discount (its `code` is its id).
+pub fn put_discount(site: &str, discount: &Coupon) -> Result<(), Error> {
+    storage::set_json(
+        &key(site, &format!("discounts/{}", discount.code)),
+        discount,
+    )
+}
+
+/// Deletes an automatic discount; whether it existed.
+pub fn delete_discount(site: &str, id: &str) -> Result<bool, Error> {
+    storage::delete(&key(site, &format!("discounts/{id}")))
 }
 
 /// The tax rule of `country`, if any.
