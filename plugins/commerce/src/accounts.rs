@@ -1,7 +1,8 @@
 //! B2B accounts: companies with an order limit and price segments, and
-//! their members, each a `buyer` or an `approver`. Orders of a member
-//! belong to the company: every member sees them and their invoices; an
-//! order above the limit waits for an approver (see `approval`).
+//! their members, each a `buyer` or an `approver`, and where they live.
+//! Orders of a member belong to the company: every member sees them and
+//! their invoices; an order above the limit waits for an approver (see
+//! `approval`). The API is in `accounts_routes`.
 //!
 //! | key (under `site/{site}/`) | value |
 //! |---|---|
@@ -10,10 +11,10 @@
 //! | `company-members/{company}/{user id}` | the company's member index |
 
 use serde::{Deserialize, Serialize};
-use tessera_sdk::prelude::*;
-use tessera_sdk::storage::{CasOutcome, Operation};
+use tessera_sdk::Error;
+use tessera_sdk::storage::{self, CasOutcome, Operation};
 
-use crate::context::{ORDERS, decode, root, slug, staff};
+use crate::context::{decode, root, slug};
 use crate::money::Money;
 
 /// A customer company.
@@ -100,12 +101,9 @@ pub fn is_approver(site: &str, company: &str, username: &str) -> Result<bool, Er
         .any(|member| member.username == username && member.role == Role::Approver))
 }
 
-/// `PUT /companies/{id}`.
-pub fn put_company(request: &Request, params: &Params) -> Result<Response, Error> {
-    let (site, _) = staff(ORDERS)?;
-    let id = slug("company", params.require("id")?)?;
-    let mut company: Company = request.json()?;
-    company.id = id.to_owned();
+/// Checks a company: a name of 1 to 200 characters, a valid limit, slug
+/// segments.
+pub fn validate(company: &Company) -> Result<(), Error> {
     if company.name.trim().is_empty() || company.name.chars().count() > 200 {
         return Err(Error::new(
             400,
@@ -119,72 +117,40 @@ pub fn put_company(request: &Request, params: &Params) -> Result<Response, Error
     for segment in &company.segments {
         slug("segment", segment)?;
     }
-    let existed = company_exists(&site, id)?;
-    storage::set_json(&company_key(&site, id), &company)?;
-    Ok(Response::json(if existed { 200 } else { 201 }, &company))
+    Ok(())
 }
 
-fn company_exists(site: &str, id: &str) -> Result<bool, Error> {
+/// Writes a company; whether it existed.
+pub fn put_company(site: &str, company: &Company) -> Result<bool, Error> {
+    let existed = company_exists(site, &company.id)?;
+    storage::set_json(&company_key(site, &company.id), company)?;
+    Ok(existed)
+}
+
+/// Whether company `id` exists.
+pub fn company_exists(site: &str, id: &str) -> Result<bool, Error> {
     Ok(storage::get(&company_key(site, id))?.is_some())
 }
 
-fn unknown_company(id: &str) -> Error {
-    Error::new(404, "unknown_company", format!("no company `{id}`"))
-}
-
-/// `GET /companies/{id}`: the company with its members.
-pub fn get_company(_: &Request, params: &Params) -> Result<Response, Error> {
-    let (site, _) = staff(ORDERS)?;
-    let id = params.require("id")?;
-    let company = company(&site, id)?.ok_or_else(|| unknown_company(id))?;
-    Ok(Response::ok_json(
-        &json!({"company": company, "members": members(&site, id)?}),
-    ))
-}
-
-/// `PUT /companies/{id}/members/{user}` `{"role": "buyer" | "approver"}`.
-pub fn put_member(request: &Request, params: &Params) -> Result<Response, Error> {
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        role: Role,
-    }
-    let (site, _) = staff(ORDERS)?;
-    let id = params.require("id")?;
-    let user_id = params.require("user")?;
-    let body: Body = request.json()?;
-    if !company_exists(&site, id)? {
-        return Err(unknown_company(id));
-    }
-    let user = identity::lookup_user(user_id)?.ok_or_else(|| {
-        Error::new(
-            404,
-            "unknown_user",
-            format!("no user `{user_id}` on this site"),
-        )
-    })?;
-    let member = Member {
-        user_id: user.id.clone(),
-        username: user.username,
-        company: id.to_owned(),
-        role: body.role,
-    };
-    let key = member_key(&site, user_id);
+/// Makes `member` a member of its company (compare-and-swap on the user's
+/// record): 409 `member_elsewhere` when they belong to another company.
+pub fn set_member(site: &str, member: &Member) -> Result<(), Error> {
+    let key = member_key(site, &member.user_id);
     let current = storage::get(&key)?;
     if let Some(bytes) = &current {
         let existing: Member = decode(&key, bytes)?;
-        if existing.company != id {
+        if existing.company != member.company {
             return Err(Error::new(
                 409,
                 "member_elsewhere",
                 format!(
-                    "user `{user_id}` is a member of `{}`: remove them there first",
-                    existing.company
+                    "user `{}` is a member of `{}`: remove them there first",
+                    member.user_id, existing.company
                 ),
             ));
         }
     }
-    let encoded = serde_json::to_vec(&member).map_err(|e| Error::internal(e.to_string()))?;
+    let encoded = serde_json::to_vec(member).map_err(|e| Error::internal(e.to_string()))?;
     match storage::compare_and_swap(&key, current.as_deref(), Some(&encoded))? {
         CasOutcome::Swapped => {}
         CasOutcome::Conflict(_) => {
@@ -193,40 +159,19 @@ pub fn put_member(request: &Request, params: &Params) -> Result<Response, Error>
             ));
         }
     }
-    storage::set(&index_key(&site, id, user_id), "")?;
-    Ok(Response::ok_json(&member))
+    storage::set(&index_key(site, &member.company, &member.user_id), "")
 }
 
-/// `DELETE /companies/{id}/members/{user}`.
-pub fn delete_member(_: &Request, params: &Params) -> Result<Response, Error> {
-    let (site, _) = staff(ORDERS)?;
-    let id = params.require("id")?;
-    let user_id = params.require("user")?;
-    match membership(&site, user_id)? {
-        Some(member) if member.company == id => {
+/// Removes user `user` from `company`; whether they were a member.
+pub fn remove_member(site: &str, company: &str, user: &str) -> Result<bool, Error> {
+    match membership(site, user)? {
+        Some(member) if member.company == company => {
             storage::batch(&[
-                Operation::delete(member_key(&site, user_id)),
-                Operation::delete(index_key(&site, id, user_id)),
+                Operation::delete(member_key(site, user)),
+                Operation::delete(index_key(site, company, user)),
             ])?;
-            Ok(Response::empty(204))
+            Ok(true)
         }
-        _ => Err(Error::new(
-            404,
-            "not_a_member",
-            format!("user `{user_id}` is not a member of `{id}`"),
-        )),
+        _ => Ok(false),
     }
-}
-
-/// `GET /account`: the caller's membership and company, if any.
-pub fn my_account(_: &Request, _: &Params) -> Result<Response, Error> {
-    let (site, user) = crate::context::signed_in()?;
-    let member = membership(&site, &user.id)?;
-    let company = match &member {
-        Some(member) => company(&site, &member.company)?,
-        None => None,
-    };
-    Ok(Response::ok_json(
-        &json!({"member": member, "company": company}),
-    ))
 }

@@ -1,19 +1,21 @@
 //! `tessera.commerce`: a catalog of products with variants, categories and
 //! localised texts; price lists per currency, account and segment with
-//! quantity tiers; coupons and tax rules; stock per warehouse with
+//! quantity tiers; coupons, automatic discounts and tax rules; stock per warehouse with
 //! reservations that concurrent checkouts cannot oversell; anonymous and
 //! signed-in carts with server-computed totals; idempotent checkout with a
 //! payment-provider interface; orders with an enforced state machine,
 //! events and invoices; and B2B company accounts whose orders above a limit
 //! are approved through the workflow plugin. See `docs/commerce.md`.
 //!
-//! The pure rules (money, catalog validation, listing filters, price
-//! resolution, coupons, tax and shipping, totals, carts, the order state
-//! machine, the test payment provider) live in modules that never call the kernel and are
-//! unit-tested natively; the `*_store`, `*_routes`, `checkout`,
-//! `lifecycle` and `approval` modules talk to the kernel.
+//! The rules (money, catalog validation, listing filters, price
+//! resolution, coupons and discounts, tax and shipping, totals, cart lines,
+//! the order state machine, the test payment provider) are pure functions,
+//! unit-tested natively; `accounts`, `inventory`, `cleanup`, the `*_store`
+//! and `*_routes` modules, `checkout`, `lifecycle` and `approval` talk to
+//! the kernel and are tested end to end (`tests/commerce.rs`).
 
 pub mod accounts;
+mod accounts_routes;
 mod approval;
 pub mod cart;
 mod cart_routes;

@@ -5,7 +5,7 @@
 
 use tessera_sdk::prelude::*;
 
-use crate::{accounts, cart_routes, catalog_routes, checkout, order_routes, rules_routes};
+use crate::{accounts_routes, cart_routes, catalog_routes, checkout, order_routes, rules_routes};
 
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -69,11 +69,14 @@ pub fn router() -> Router {
         .get("/invoices", order_routes::invoices)
         .get("/invoices/:number", order_routes::invoice)
         // B2B accounts.
-        .get("/account", accounts::my_account)
-        .put("/companies/:id", accounts::put_company)
-        .get("/companies/:id", accounts::get_company)
-        .put("/companies/:id/members/:user", accounts::put_member)
-        .delete("/companies/:id/members/:user", accounts::delete_member)
+        .get("/account", accounts_routes::my_account)
+        .put("/companies/:id", accounts_routes::put_company)
+        .get("/companies/:id", accounts_routes::get_company)
+        .put("/companies/:id/members/:user", accounts_routes::put_member)
+        .delete(
+            "/companies/:id/members/:user",
+            accounts_routes::delete_member,
+        )
 }
 
 #[cfg(test)]
