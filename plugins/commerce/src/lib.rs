@@ -1,11 +1,12 @@
 //! `tessera.commerce`: a catalog of products with variants, categories and
 //! localised texts; price lists per currency, account and segment with
-//! quantity tiers; coupons, automatic discounts and tax rules; stock per warehouse with
-//! reservations that concurrent checkouts cannot oversell; anonymous and
-//! signed-in carts with server-computed totals; idempotent checkout with a
-//! payment-provider interface; orders with an enforced state machine,
-//! events and invoices; and B2B company accounts whose orders above a limit
-//! are approved through the workflow plugin. See `docs/commerce.md`.
+//! quantity tiers; coupons, automatic discounts and tax rules; stock per
+//! warehouse with reservations that concurrent checkouts cannot oversell;
+//! anonymous and signed-in carts with server-computed totals; idempotent
+//! checkout with a payment-provider interface; orders with an enforced
+//! state machine, events and invoices; and B2B company accounts whose
+//! orders above a limit are approved through the workflow plugin. See
+//! `docs/commerce.md`.
 //!
 //! The rules (money, catalog validation, listing filters, price
 //! resolution, coupons and discounts, tax and shipping, totals, cart lines,
