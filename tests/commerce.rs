@@ -423,6 +423,32 @@ fn a_shopper_buys_from_the_catalog_and_the_order_walks_through_its_states() {
     );
     let token = created["token"].as_str().unwrap().to_owned();
     let lines = format!("/carts/{token}/lines");
+
+    // Another site sees none of this site's catalog or carts.
+    let site = kernel.admin_json(
+        "PUT",
+        "/admin/sites/partners",
+        Some(json!({"name": "Partner portal", "hosts": ["partners.localhost"]})),
+    );
+    assert_eq!(site.status, 201, "{}", site.body);
+    let elsewhere = ok(
+        nobody.get(&kernel, "!/sites/partners/api/commerce/products"),
+        200,
+    );
+    assert_eq!(skus(&elsewhere), Vec::<String>::new());
+    refused(
+        &nobody.get(&kernel, "!/sites/partners/api/commerce/products/t-shirt"),
+        404,
+        "unknown_product",
+    );
+    refused(
+        &nobody.get(
+            &kernel,
+            &format!("!/sites/partners/api/commerce/carts/{token}"),
+        ),
+        404,
+        "unknown_cart",
+    );
     refused(
         &nobody.post(&kernel, &lines, json!({"sku": "NOPE", "quantity": 1})),
         422,
