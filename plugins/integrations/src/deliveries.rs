@@ -205,8 +205,8 @@ fn attempt(site: &str, id: &str) -> Result<(), Error> {
     let max_attempts = config_number("max-attempts", 6).max(1);
     let base = config_number("retry-base-ms", 10_000);
     let updated = storage::try_update_json(&key(site, id), |current: Option<Delivery>| {
-        let mut delivery =
-            current.ok_or_else(|| Error::new(404, "unknown_delivery", format!("no delivery `{id}`")))?;
+        let mut delivery = current
+            .ok_or_else(|| Error::new(404, "unknown_delivery", format!("no delivery `{id}`")))?;
         let (status, error) = match &outcome {
             Outcome::Answered(status) => (Some(*status), None),
             Outcome::Failed(why) | Outcome::GiveUp(why) => (None, Some(why.clone())),
@@ -242,7 +242,9 @@ fn attempt(site: &str, id: &str) -> Result<(), Error> {
                     "last_error": last.and_then(|attempt| attempt.error.clone()),
                 }),
             ) {
-                log::warn(&format!("cannot announce the failed delivery {id}: {error}"));
+                log::warn(&format!(
+                    "cannot announce the failed delivery {id}: {error}"
+                ));
             }
         }
         _ => {}

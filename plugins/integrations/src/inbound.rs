@@ -86,14 +86,19 @@ pub fn put(request: &Request, params: &Params) -> Result<Response, Error> {
         return Err(Error::new(
             400,
             "invalid_source",
-            format!("`{source_key}` is not a source key: 1 to 40 lower-case letters, digits and `-`"),
+            format!(
+                "`{source_key}` is not a source key: 1 to 40 lower-case letters, digits and `-`"
+            ),
         ));
     }
     let body: Body = request.json().map_err(|error| {
         Error::new(
             400,
             "invalid_source",
-            format!("send {{\"scheme\": \"tessera\"|\"github\", \"secret\"?, \"description\"?}}: {}", error.message),
+            format!(
+                "send {{\"scheme\": \"tessera\"|\"github\", \"secret\"?, \"description\"?}}: {}",
+                error.message
+            ),
         )
     })?;
     let secret = match body.secret {
@@ -162,31 +167,53 @@ pub fn receive(request: &Request, params: &Params) -> Result<Response, Error> {
         ));
     };
     if request.body.len() > MAX_BODY {
-        return Err(Error::new(413, "too_large", format!("at most {MAX_BODY} bytes")));
+        return Err(Error::new(
+            413,
+            "too_large",
+            format!("at most {MAX_BODY} bytes"),
+        ));
     }
     let checked = match source.scheme {
         Scheme::Tessera => {
             let header = request.header(signature::HEADER).ok_or_else(|| {
-                refused(&Refusal::Malformed(format!("`{}` is missing", signature::HEADER)))
+                refused(&Refusal::Malformed(format!(
+                    "`{}` is missing",
+                    signature::HEADER
+                )))
             })?;
             let tolerance = config::get("inbound-tolerance-seconds")
                 .and_then(|text| text.trim().parse().ok())
                 .unwrap_or(300);
-            signature::verify(&source.secret, header, &request.body, jobs::now_ms() / 1000, tolerance)
+            signature::verify(
+                &source.secret,
+                header,
+                &request.body,
+                jobs::now_ms() / 1000,
+                tolerance,
+            )
         }
         Scheme::Github => {
             let header = request.header(signature::GITHUB_HEADER).ok_or_else(|| {
-                refused(&Refusal::Malformed(format!("`{}` is missing", signature::GITHUB_HEADER)))
+                refused(&Refusal::Malformed(format!(
+                    "`{}` is missing",
+                    signature::GITHUB_HEADER
+                )))
             })?;
             signature::verify_github(&source.secret, header, &request.body)
         }
     };
     if let Err(refusal) = checked {
-        log::warn(&format!("inbound webhook from `{source_key}` refused: {refusal}"));
+        log::warn(&format!(
+            "inbound webhook from `{source_key}` refused: {refusal}"
+        ));
         return Err(refused(&refusal));
     }
     let body: Value = serde_json::from_slice(&request.body).map_err(|error| {
-        Error::new(400, "invalid_json", format!("the body must be JSON: {error}"))
+        Error::new(
+            400,
+            "invalid_json",
+            format!("the body must be JSON: {error}"),
+        )
     })?;
     let id = events::publish_json(
         &format!("integrations.inbound.{source_key}"),

@@ -30,7 +30,10 @@ pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 /// Why an incoming signature is refused.
@@ -77,11 +80,12 @@ pub fn verify(
             _ => {}
         }
     }
-    let timestamp = timestamp.ok_or_else(|| {
-        Refusal::Malformed(format!("`{HEADER}` needs t=<seconds>,v1=<hex>"))
-    })?;
+    let timestamp = timestamp
+        .ok_or_else(|| Refusal::Malformed(format!("`{HEADER}` needs t=<seconds>,v1=<hex>")))?;
     if signatures.is_empty() {
-        return Err(Refusal::Malformed(format!("`{HEADER}` carries no v1 signature")));
+        return Err(Refusal::Malformed(format!(
+            "`{HEADER}` carries no v1 signature"
+        )));
     }
     let apart = now.abs_diff(timestamp);
     if apart > tolerance {
@@ -97,7 +101,11 @@ pub fn verify(
         mac.update(body);
         mac.verify_slice(&bytes).is_ok()
     });
-    if matches { Ok(()) } else { Err(Refusal::Mismatch) }
+    if matches {
+        Ok(())
+    } else {
+        Err(Refusal::Mismatch)
+    }
 }
 
 /// Checks a GitHub-style `X-Hub-Signature-256: sha256=<hex>` header.
@@ -165,6 +173,9 @@ mod tests {
         let header = sign_github("k", b"body");
         assert_eq!(verify_github("k", &header, b"body"), Ok(()));
         assert_eq!(verify_github("k", &header, b"bodY"), Err(Refusal::Mismatch));
-        assert!(matches!(verify_github("k", "md5=1", b""), Err(Refusal::Malformed(_))));
+        assert!(matches!(
+            verify_github("k", "md5=1", b""),
+            Err(Refusal::Malformed(_))
+        ));
     }
 }

@@ -52,7 +52,11 @@ impl Webhook {
 
     /// Whether it wants an event on `topic`.
     pub fn wants(&self, topic: &str) -> bool {
-        self.active && self.topics.iter().any(|pattern| topics::matches(pattern, topic))
+        self.active
+            && self
+                .topics
+                .iter()
+                .any(|pattern| topics::matches(pattern, topic))
     }
 }
 
@@ -84,7 +88,10 @@ fn body(request: &Request) -> Result<Body, Error> {
         ))
     })?;
     if origins::origin_of(&body.url).is_none() {
-        return Err(invalid(format!("`url`: `{}` is not an absolute http(s) URL", body.url)));
+        return Err(invalid(format!(
+            "`url`: `{}` is not an absolute http(s) URL",
+            body.url
+        )));
     }
     if !origins::allowed(&body.url, &origins::configured()) {
         return Err(Error::new(
@@ -97,7 +104,9 @@ fn body(request: &Request) -> Result<Body, Error> {
         ));
     }
     if body.topics.is_empty() || body.topics.len() > MAX_TOPICS {
-        return Err(invalid(format!("`topics`: 1 to {MAX_TOPICS} topic patterns")));
+        return Err(invalid(format!(
+            "`topics`: 1 to {MAX_TOPICS} topic patterns"
+        )));
     }
     if let Some(bad) = body.topics.iter().find(|topic| !topics::is_pattern(topic)) {
         return Err(invalid(format!(
@@ -125,9 +134,8 @@ pub fn all(site: &str) -> Result<Vec<Webhook>, Error> {
     storage::scan(&format!("{}webhooks/", root(site)))
         .map(|item| {
             item.and_then(|(key, value)| {
-                serde_json::from_slice(&value).map_err(|error| {
-                    Error::internal(format!("`{key}` is unreadable: {error}"))
-                })
+                serde_json::from_slice(&value)
+                    .map_err(|error| Error::internal(format!("`{key}` is unreadable: {error}")))
             })
         })
         .collect()
@@ -165,7 +173,9 @@ pub fn list(_: &Request, _: &Params) -> Result<Response, Error> {
 /// `GET /webhooks/{id}`.
 pub fn show(_: &Request, params: &Params) -> Result<Response, Error> {
     let (site, _) = manager()?;
-    Ok(Response::ok_json(&load(&site, params.require("id")?)?.public()))
+    Ok(Response::ok_json(
+        &load(&site, params.require("id")?)?.public(),
+    ))
 }
 
 /// `PUT /webhooks/{id}`: new URL, topics, description or state; the secret
@@ -175,8 +185,8 @@ pub fn update(request: &Request, params: &Params) -> Result<Response, Error> {
     let body = body(request)?;
     let id = params.require("id")?;
     let webhook = storage::try_update_json(&key(&site, id), |current: Option<Webhook>| {
-        let mut webhook =
-            current.ok_or_else(|| Error::new(404, "unknown_webhook", format!("no webhook `{id}`")))?;
+        let mut webhook = current
+            .ok_or_else(|| Error::new(404, "unknown_webhook", format!("no webhook `{id}`")))?;
         webhook.url = body.url.clone();
         webhook.topics = body.topics.clone();
         webhook.description = body.description.clone();
@@ -192,8 +202,8 @@ pub fn rotate(_: &Request, params: &Params) -> Result<Response, Error> {
     let id = params.require("id")?;
     let secret = keys::new_secret()?;
     let webhook = storage::try_update_json(&key(&site, id), |current: Option<Webhook>| {
-        let mut webhook =
-            current.ok_or_else(|| Error::new(404, "unknown_webhook", format!("no webhook `{id}`")))?;
+        let mut webhook = current
+            .ok_or_else(|| Error::new(404, "unknown_webhook", format!("no webhook `{id}`")))?;
         webhook.secret = secret.clone();
         Ok(webhook)
     })?;
