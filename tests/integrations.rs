@@ -3,6 +3,13 @@
 //! after a failure and replayed; incoming webhooks refused with a bad
 //! signature and turned into events with a good one.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
