@@ -64,9 +64,12 @@ impl outbound::Host for HostState {
                 |entry| match tessera_host_api::manifest::outbound_config_key(entry) {
                     // Origins the administrator configured under that key.
                     Some(key) => self.plugin.config().get(key).is_some_and(|origins| {
-                        origins
-                            .split([',', ' ', '\n'])
-                            .any(|listed| same_origin(listed, origin))
+                        origins.split([',', ' ', '\n']).any(|listed| {
+                            // A configured value may be a whole URL (a base
+                            // URL the plugin also uses): its origin counts.
+                            let listed = listed.trim();
+                            same_origin(origin_of(listed).unwrap_or(listed), origin)
+                        })
                     }),
                     None => same_origin(entry, origin),
                 },
