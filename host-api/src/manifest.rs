@@ -22,10 +22,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+mod console;
 mod limits;
 mod routes;
 mod validate;
 
+pub use console::ConsolePage;
 pub use limits::{Limits, parse_byte_size};
 pub use routes::{RouteRule, path_matches};
 
@@ -76,6 +78,9 @@ pub struct Manifest {
     /// Permissions the kernel checks before a request reaches the plugin.
     #[serde(default)]
     pub routes: Vec<RouteRule>,
+    /// Pages the plugin adds to the admin console (`[[console]]`).
+    #[serde(default)]
+    pub console: Vec<ConsolePage>,
 }
 
 /// The `[plugin]` table.

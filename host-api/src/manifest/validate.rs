@@ -77,6 +77,29 @@ pub(super) fn validate(manifest: &Manifest) -> Result<(), ManifestError> {
             }
         }
     }
+    if manifest.console.len() > super::console::MAX_PAGES {
+        return Err(invalid(
+            "console",
+            format!("at most {} console pages", super::console::MAX_PAGES),
+        ));
+    }
+    for (index, page) in manifest.console.iter().enumerate() {
+        if page.title.trim().is_empty() || page.title.len() > 60 {
+            return Err(invalid(
+                format!("console[{index}].title"),
+                "1 to 60 characters",
+            ));
+        }
+        if !page.path.starts_with('/') || page.path.contains("..") {
+            return Err(invalid(
+                format!("console[{index}].path"),
+                format!(
+                    "`{}` must start with `/` (relative to the mount)",
+                    page.path
+                ),
+            ));
+        }
+    }
     for id in &manifest.capabilities.invoke {
         if !manifest.dependencies.contains_key(id)
             && !manifest.optional_dependencies.contains_key(id)

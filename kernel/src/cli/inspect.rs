@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use serde_json::json;
-use tessera_kernel::package::{Package, TrustStore, Verification, human_size};
+use tessera_kernel::package::{Package, TrustStore, Verification, describe, human_size};
 
 use super::{DataDir, output};
 
@@ -186,69 +186,9 @@ fn to_json(
     verification: &Verification,
     trusted_as: Option<&str>,
 ) -> serde_json::Value {
-    let manifest = package.manifest();
-    let plugin = &manifest.plugin;
-    let capabilities = &manifest.capabilities;
-    let signature = verification.signer().map(|signer| {
-        json!({
-            "public_key": signer.to_text(),
-            "fingerprint": signer.fingerprint(),
-            "trusted": verification.is_trusted(),
-            "trusted_as": trusted_as,
-        })
-    });
-    json!({
-        "file": path.display().to_string(),
-        "kind": package.kind().name(),
-        "payload": package.payload_entry(),
-        "payload_sha256": package.payload_sha256().to_hex(),
-        "plugin": {
-            "id": plugin.id,
-            "version": plugin.version.to_string(),
-            "name": plugin.name,
-            "description": plugin.description,
-            "api": plugin.api.to_string(),
-            "mount": plugin.mount,
-        },
-        "dependencies": manifest
-            .dependencies
-            .iter()
-            .map(|(id, range)| (id.clone(), json!(range.to_string())))
-            .collect::<serde_json::Map<_, _>>(),
-        "optional_dependencies": manifest
-            .optional_dependencies
-            .iter()
-            .map(|(id, range)| (id.clone(), json!(range.to_string())))
-            .collect::<serde_json::Map<_, _>>(),
-        "capabilities": {
-            "storage": capabilities.storage,
-            "events": {
-                "publish": capabilities.events.publish,
-                "subscribe": capabilities.events.subscribe,
-            },
-            "outbound": capabilities.outbound,
-            "permissions": capabilities.permissions,
-            "invoke": capabilities.invoke,
-        },
-        "limits": {
-            "memory": manifest.limits.memory,
-            "timeout_ms": manifest.limits.timeout_ms,
-        },
-        "config": manifest.config,
-        "entries": package
-            .entries()
-            .iter()
-            .map(|entry| json!({
-                "name": entry.name,
-                "size": entry.size,
-                "sha256": entry.sha256.to_hex(),
-            }))
-            .collect::<Vec<_>>(),
-        "signature": signature,
-        "verification": match verification {
-            Verification::Unsigned => "unsigned",
-            Verification::Signed { trusted: true, .. } => "trusted",
-            Verification::Signed { trusted: false, .. } => "untrusted",
-        },
-    })
+    let mut value = describe(package, verification, trusted_as);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("file".to_owned(), json!(path.display().to_string()));
+    }
+    value
 }

@@ -129,6 +129,11 @@ async fn route(
                 &json!({ "plugin": status }),
             ))
         }
+        (&Method::POST, ["inspect"]) => {
+            let body = read_package(request).await?;
+            let description = lifecycle.inspect(&body).map_err(lifecycle_error)?;
+            Ok(json_response(StatusCode::OK, &description))
+        }
         (&Method::GET, [id]) => {
             let status = lifecycle.get(id).map_err(lifecycle_error)?;
             Ok(json_response(StatusCode::OK, &json!({ "plugin": status })))

@@ -15,6 +15,7 @@ mod admin_jobs;
 mod admin_token;
 mod auth;
 mod authn;
+mod console;
 mod error;
 mod json_body;
 mod native_route;

@@ -17,7 +17,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::server::ClientAddress;
 use super::{
-    AppState, admin, admin_events, admin_identity, admin_jobs, auth, authn, native_route,
+    AppState, admin, admin_events, admin_identity, admin_jobs, auth, authn, console, native_route,
     plugin_route, request_id, system,
 };
 
@@ -95,6 +95,9 @@ async fn dispatch(
         (&Method::GET, "/metrics") => Some(system::metrics(state)),
         (&Method::GET, "/openapi.json") => Some(system::openapi()),
         (&Method::GET, "/plugins") => Some(system::plugins(state)),
+        (&Method::GET, console_path) if console::serves(console_path) => {
+            Some(console::file(console_path))
+        }
         _ => None,
     };
     if let Some(response) = kernel_endpoint {

@@ -79,6 +79,8 @@ pub struct PluginStatus {
     pub verified: String,
     /// `wasm` or `native`.
     pub kind: PluginKind,
+    /// The console pages it adds while it is loaded (`[[console]]`).
+    pub console: Vec<tessera_host_api::manifest::ConsolePage>,
     /// Its quota limits and usage.
     pub quota: PluginQuota,
 }
@@ -160,6 +162,29 @@ impl Lifecycle {
     pub fn list(&self) -> Result<Vec<PluginStatus>, LifecycleError> {
         let records = self.state.all()?;
         Ok(records.iter().map(|record| self.status(record)).collect())
+    }
+
+    /// What the package `bytes` holds, what its plugin may do and who
+    /// signed it (trusted or not by this kernel), for review before an
+    /// install; and the installed version of the same plugin, if any.
+    /// A damaged or tampered package is an error.
+    pub fn inspect(&self, bytes: &[u8]) -> Result<serde_json::Value, LifecycleError> {
+        let package = Package::from_bytes(bytes)?;
+        let trust = self.trust()?;
+        let verification = package.verification(&trust);
+        let trusted_as = verification
+            .signer()
+            .and_then(|signer| trust.name_of(signer))
+            .map(str::to_owned);
+        let mut value = crate::package::describe(&package, &verification, trusted_as.as_deref());
+        let installed = self
+            .state
+            .get(&package.manifest().plugin.id)?
+            .map(|record| record.active.to_string());
+        if let Some(object) = value.as_object_mut() {
+            object.insert("installed_version".to_owned(), serde_json::json!(installed));
+        }
+        Ok(value)
     }
 
     /// One installed plugin.
@@ -458,6 +483,11 @@ impl Lifecycle {
             verified: record.verified.clone(),
             kind: record.kind,
             quota: self.quota_of(&record.id),
+            console: self
+                .runtime
+                .by_id(&record.id)
+                .map(|plugin| plugin.manifest().console.clone())
+                .unwrap_or_default(),
         }
     }
 

@@ -32,6 +32,7 @@
 //! ```
 
 mod archive;
+mod describe;
 mod digests;
 pub mod entry;
 mod error;
@@ -53,6 +54,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+pub use describe::describe;
 pub use digests::{Digests, Sha256Digest};
 pub use error::{PackageError, human_size};
 pub use keys::{KeyError, PUBLIC_PREFIX, PublicKey, SECRET_PREFIX, SigningKey};
