@@ -89,7 +89,14 @@ fn the_console_signs_in_reviews_and_installs_a_signed_package() {
     // A publisher's key, trusted by this kernel, signs the workflow plugin.
     let key = dir.path().join("acme.key");
     tessera(&[&"keygen", &"--out", &key]);
-    tessera(&[&"trust", &"add", &"acme", &dir.path().join("acme.key.pub"), &"--data", &data]);
+    tessera(&[
+        &"trust",
+        &"add",
+        &"acme",
+        &dir.path().join("acme.key.pub"),
+        &"--data",
+        &data,
+    ]);
     let packed = tessera(&[
         &"plugin",
         &"pack",

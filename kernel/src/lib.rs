@@ -13,6 +13,7 @@
 //! - [`quota`]: per-plugin quotas (storage bytes, rates) and usage metering;
 //! - [`serve`]: `tessera serve`, tying it together.
 
+pub mod demo;
 pub mod events;
 pub mod host;
 pub mod http;

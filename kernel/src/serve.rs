@@ -38,6 +38,9 @@ pub struct ServeOptions {
     pub drain_timeout: Duration,
     /// Engine pool sizing.
     pub engine: EngineSettings,
+    /// Load the demo data (`examples/customer-portal/demo.json`) once the
+    /// kernel listens, unless this data directory has it already.
+    pub demo: bool,
     /// Mark session cookies `Secure` (clients use HTTPS).
     pub secure_cookies: bool,
 }
@@ -94,6 +97,13 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
         }));
     }
 
+    let demo_script = if options.demo {
+        let script = crate::demo::shipped()?;
+        crate::demo::write_config(&options.data, &script)?;
+        Some(script)
+    } else {
+        None
+    };
     let lifecycle = Arc::new(Lifecycle::new(runtime.clone(), &options.data)?);
     if lifecycle.state().starter_installed()? {
         report_loaded(&runtime, lifecycle.load_installed().await);
@@ -117,6 +127,10 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
     state.ready.store(true, Ordering::Release);
     println!("Tessera listening on http://{address}");
     let _ = std::io::stdout().flush();
+    if let Some(script) = demo_script {
+        let data = options.data.clone();
+        tokio::task::spawn_blocking(move || load_demo(&data, address, &script));
+    }
     server.run(shutdown).await;
     bus.stop();
     scheduler.stop();
@@ -219,6 +233,27 @@ pub fn config_overrides(data: &Path, id: &str) -> anyhow::Result<BTreeMap<String
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text)
         .with_context(|| format!("{}: expected a table of string values", path.display()))
+}
+
+/// Loads the demo data and prints where to look; a failure is printed with
+/// the step that failed, and the kernel keeps serving.
+fn load_demo(data: &std::path::Path, address: SocketAddr, script: &crate::demo::script::Script) {
+    let outcome = read_or_create_admin_token(data)
+        .map_err(anyhow::Error::from)
+        .and_then(|token| crate::demo::load(data, address, &token, script));
+    match outcome {
+        Ok(loaded) => {
+            println!("Demo: {}", loaded.description);
+            for (user, password) in &loaded.users {
+                println!("  demo user {user} / {password}");
+            }
+            for note in &loaded.notes {
+                println!("  {note}");
+            }
+        }
+        Err(error) => eprintln!("The demo data could not be loaded: {error:#}"),
+    }
+    let _ = std::io::stdout().flush();
 }
 
 /// Open identity and, on the first start, create the administrator: the

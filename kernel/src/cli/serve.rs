@@ -25,6 +25,11 @@ pub struct ServeArgs {
     /// Load already-built components instead of building the plugin crates.
     #[arg(long)]
     no_build: bool,
+    /// Load the customer-portal demo data (users tina and bruno, ACME's
+    /// orders, printers and content) once the kernel listens; once per
+    /// data directory.
+    #[arg(long)]
+    demo: bool,
     /// Compiled-component cache (default: <DATA>/cache).
     #[arg(long, value_name = "DIR")]
     cache: Option<PathBuf>,
@@ -76,6 +81,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         cache_dir: args.cache,
         drain_timeout: Duration::from_secs(args.drain_timeout),
         secure_cookies: args.secure_cookies,
+        demo: args.demo,
         engine: EngineSettings {
             max_instances: args.max_instances,
         },
