@@ -126,3 +126,27 @@ fn the_console_signs_in_reviews_and_installs_a_signed_package() {
     assert_eq!(listed.status, 200, "{}", listed.body);
     assert_eq!(listed.json()["plugin"]["enabled"], true);
 }
+
+#[test]
+fn the_portal_shows_each_buyer_the_dashboard_of_their_segment() {
+    let data = tempfile::tempdir().unwrap();
+    let root = support::repo_root();
+    let kernel = support::start_with_plugins(
+        data.path(),
+        &[
+            ("TESSERA_ADMIN_PASSWORD", support::ADMIN_PASSWORD),
+            ("TESSERA_DEMO", "true"),
+        ],
+        &[
+            root.join("plugins/cms"),
+            root.join("plugins/commerce"),
+            root.join("plugins/erp"),
+            root.join("plugins/iot"),
+            root.join("plugins/personalization"),
+            root.join("examples/customer-portal"),
+        ],
+    );
+    let log = kernel.log_when(|log| log.contains("Demo: ") || log.contains("demo data could not"));
+    assert!(log.contains("Demo: "), "the demo data did not load:\n{log}");
+    run_script("portal.mjs", &[("TESSERA_URL", kernel.base.as_str())]);
+}

@@ -28,7 +28,7 @@ pub struct ServeArgs {
     /// Load the customer-portal demo data (users tina and bruno, ACME's
     /// orders, printers and content) once the kernel listens; once per
     /// data directory.
-    #[arg(long)]
+    #[arg(long, env = "TESSERA_DEMO")]
     demo: bool,
     /// Compiled-component cache (default: <DATA>/cache).
     #[arg(long, value_name = "DIR")]
