@@ -146,7 +146,17 @@ fn the_portal_shows_each_buyer_the_dashboard_of_their_segment() {
             root.join("examples/customer-portal"),
         ],
     );
-    let log = kernel.log_when(|log| log.contains("Demo: ") || log.contains("demo data could not"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let log = loop {
+        let log = kernel.log();
+        if log.contains("Demo: ")
+            || log.contains("demo data could not")
+            || std::time::Instant::now() > deadline
+        {
+            break log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     assert!(log.contains("Demo: "), "the demo data did not load:\n{log}");
     run_script("portal.mjs", &[("TESSERA_URL", kernel.base.as_str())]);
 }
