@@ -18,6 +18,8 @@
 
 mod support;
 
+use support::session::{Session, role};
+
 use serde_json::{Value, json};
 use support::{Kernel, RawReply, Reply};
 
@@ -41,62 +43,9 @@ fn start_with_config(data: &std::path::Path, extra: &str) -> Kernel {
     )
 }
 
-/// A signed-in browser: its cookie header and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-impl Session {
-    fn send(&self, kernel: &Kernel, method: &str, path: &str, body: Option<Value>) -> Reply {
-        let body = body.map(|body| body.to_string());
-        kernel.call(
-            method,
-            path,
-            &[("cookie", &self.cookie), ("x-csrf-token", &self.csrf)],
-            body.as_deref(),
-        )
-    }
-
-    fn get(&self, kernel: &Kernel, path: &str) -> Reply {
-        self.send(kernel, "GET", path, None)
-    }
-
-    fn post(&self, kernel: &Kernel, path: &str, body: Value) -> Reply {
-        self.send(kernel, "POST", path, Some(body))
-    }
-}
-
-fn role(kernel: &Kernel, name: &str, permissions: &[&str]) {
-    let reply = kernel.admin_json(
-        "PUT",
-        &format!("/admin/roles/{name}"),
-        Some(json!({ "permissions": permissions })),
-    );
-    assert!([200, 201].contains(&reply.status), "{}", reply.body);
-}
-
 /// Registers `username`, grants it `role` and signs it in.
 fn user(kernel: &Kernel, username: &str, role: &str) -> Session {
-    let password = format!("{username}-password");
-    let body = json!({ "username": username, "password": password }).to_string();
-    let registered = kernel.post("/auth/register", &body);
-    assert_eq!(registered.status, 201, "{}", registered.body);
-    let id = registered.json()["user"]["id"].as_str().unwrap().to_owned();
-    let granted = kernel.admin_json("PUT", &format!("/admin/users/{id}/roles/{role}"), None);
-    assert_eq!(granted.status, 200, "{}", granted.body);
-    let login = kernel.post("/auth/login", &body);
-    assert_eq!(login.status, 200, "{}", login.body);
-    let cookie = login
-        .set_cookies
-        .iter()
-        .map(|cookie| cookie.split(';').next().unwrap().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ");
-    Session {
-        cookie,
-        csrf: login.json()["csrf_token"].as_str().unwrap().to_owned(),
-    }
+    Session::sign_up(kernel, username, Some(role))
 }
 
 fn article_type() -> Value {
@@ -1118,24 +1067,6 @@ fn filters_and_sorts_read_the_field_indexes_and_expensive_queries_are_refused() 
 }
 
 impl Session {
-    /// `method path` with raw bytes and exactly `headers` besides the
-    /// session's.
-    fn raw(
-        &self,
-        kernel: &Kernel,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-    ) -> RawReply {
-        let mut all = vec![
-            ("cookie", self.cookie.as_str()),
-            ("x-csrf-token", self.csrf.as_str()),
-        ];
-        all.extend_from_slice(headers);
-        kernel.call_bytes(method, path, &all, body)
-    }
-
     /// Uploads `bytes` as `content_type` with the metadata `query`.
     fn upload(&self, kernel: &Kernel, bytes: &[u8], content_type: &str, query: &str) -> RawReply {
         self.raw(

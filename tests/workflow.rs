@@ -15,6 +15,8 @@
 
 mod support;
 
+use support::session::{Session, role};
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -28,60 +30,9 @@ fn start(data: &std::path::Path) -> Kernel {
     )
 }
 
-/// A signed-in browser: its cookie header and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-impl Session {
-    fn get(&self, kernel: &Kernel, path: &str) -> Reply {
-        kernel.call("GET", path, &[("cookie", &self.cookie)], None)
-    }
-
-    fn post(&self, kernel: &Kernel, path: &str, body: Value) -> Reply {
-        let body = body.to_string();
-        kernel.call(
-            "POST",
-            path,
-            &[("cookie", &self.cookie), ("x-csrf-token", &self.csrf)],
-            Some(&body),
-        )
-    }
-}
-
 /// Registers `username`, grants it `role` (if any) and signs it in.
 fn user(kernel: &Kernel, username: &str, role: Option<&str>) -> Session {
-    let password = format!("{username}-password");
-    let body = json!({ "username": username, "password": password }).to_string();
-    let registered = kernel.post("/auth/register", &body);
-    assert_eq!(registered.status, 201, "{}", registered.body);
-    let id = registered.json()["user"]["id"].as_str().unwrap().to_owned();
-    if let Some(role) = role {
-        let granted = kernel.admin_json("PUT", &format!("/admin/users/{id}/roles/{role}"), None);
-        assert_eq!(granted.status, 200, "{}", granted.body);
-    }
-    let login = kernel.post("/auth/login", &body);
-    assert_eq!(login.status, 200, "{}", login.body);
-    let cookie = login
-        .set_cookies
-        .iter()
-        .map(|cookie| cookie.split(';').next().unwrap().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ");
-    Session {
-        cookie,
-        csrf: login.json()["csrf_token"].as_str().unwrap().to_owned(),
-    }
-}
-
-fn role(kernel: &Kernel, name: &str, permissions: &[&str]) {
-    let reply = kernel.admin_json(
-        "PUT",
-        &format!("/admin/roles/{name}"),
-        Some(json!({ "permissions": permissions })),
-    );
-    assert!([200, 201].contains(&reply.status), "{}", reply.body);
+    Session::sign_up(kernel, username, role)
 }
 
 /// Draft → submitted (author) → approved (reviewer), publishing
@@ -182,11 +133,11 @@ fn a_two_step_approval_runs_through_the_http_api_with_the_right_roles() {
     // Only managers define workflows.
     let denied = ada.post(&kernel, "/api/workflow/definitions/approval", approval("x"));
     assert_eq!(denied.status, 405, "PUT only: {}", denied.body);
-    let denied = kernel.call(
+    let denied = ada.send(
+        &kernel,
         "PUT",
         "/api/workflow/definitions/approval",
-        &[("cookie", &ada.cookie), ("x-csrf-token", &ada.csrf)],
-        Some(&approval("x").to_string()),
+        Some(approval("x")),
     );
     assert_eq!(denied.status, 403, "{}", denied.body);
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Kernel, Reply};
+use super::{Kernel, RawReply, Reply};
 
 /// A signed-in browser: its user id, cookie header and CSRF token.
 pub struct Session {
@@ -52,9 +52,32 @@ impl Session {
         )
     }
 
+    /// `method path` with raw bytes and exactly `headers` besides the
+    /// session's.
+    pub fn raw(
+        &self,
+        kernel: &Kernel,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> RawReply {
+        let mut all = vec![
+            ("cookie", self.cookie.as_str()),
+            ("x-csrf-token", self.csrf.as_str()),
+        ];
+        all.extend_from_slice(headers);
+        kernel.call_bytes(method, path, &all, body)
+    }
+
     /// `GET path` as this user.
     pub fn get(&self, kernel: &Kernel, path: &str) -> Reply {
         self.send(kernel, "GET", path, None)
+    }
+
+    /// `POST path` as this user, with a JSON `body`.
+    pub fn post(&self, kernel: &Kernel, path: &str, body: Value) -> Reply {
+        self.send(kernel, "POST", path, Some(body))
     }
 }
 
