@@ -27,63 +27,23 @@ use serde_json::json;
 use support::{
     build_plugin, load, native_server, options, print_setup, report, runtime_with, tessera_server,
 };
-use tessera_host_api::bindings::tessera::plugin::http_types::{Method, Request as WitRequest};
-use tessera_kernel::identity::{AuthMethod, Principal, PrincipalUser};
-use tessera_kernel::runtime::{CallContext, Runtime};
+use tessera_host_api::bindings::tessera::plugin::http_types::Method;
+use tessera_kernel::runtime::Runtime;
 
 /// How many entries to seed (`--entries N`, default 10 000).
 fn entries() -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|pair| pair[0] == "--entries")
-        .map(|pair| pair[1].parse().expect("--entries N"))
-        .unwrap_or(10_000)
+    support::seed::count_arg("--entries", 10_000)
 }
 
-/// An editor holding every CMS permission, for seeding.
-fn editor() -> Arc<Principal> {
-    Arc::new(Principal::user(
-        "default",
-        PrincipalUser {
-            id: "u_bench".into(),
-            username: "bench".into(),
-            display_name: "Bench".into(),
-            roles: vec!["editor".into()],
-        },
-        AuthMethod::Session,
-        vec!["cms.*".into()],
-        None,
-    ))
-}
-
-/// Calls the CMS as the editor; the response body as JSON.
+/// Calls the plugin as staff holding `cms.*`; the response body as JSON.
 async fn call(
     runtime: &Arc<Runtime>,
     method: Method,
     path: &str,
     body: serde_json::Value,
 ) -> serde_json::Value {
-    let plugin = runtime.by_id("tessera.cms").unwrap();
-    let request = WitRequest {
-        method,
-        path: path.to_owned(),
-        query: String::new(),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: body.to_string().into_bytes(),
-        request_id: "seed".into(),
-    };
-    let context = CallContext::for_principal("seed".into(), editor(), None);
-    let response = runtime
-        .call_handler(plugin, request, context)
-        .await
-        .unwrap();
-    assert!(
-        (200..300).contains(&response.status),
-        "{path}: {} {}",
-        response.status,
-        String::from_utf8_lossy(&response.body)
-    );
-    serde_json::from_slice(&response.body).unwrap_or_default()
+    let staff = support::seed::staff("cms.*");
+    support::seed::call(runtime, "tessera.cms", staff, method, path, body).await
 }
 
 /// Defines `product` and publishes `count` entries, 16 at a time.

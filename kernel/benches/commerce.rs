@@ -34,63 +34,23 @@ use support::{
     Measured, build_plugin, load, native_server, options, percentile, print_setup, report,
     runtime_with, tessera_server,
 };
-use tessera_host_api::bindings::tessera::plugin::http_types::{Method, Request as WitRequest};
-use tessera_kernel::identity::{AuthMethod, Principal, PrincipalUser};
-use tessera_kernel::runtime::{CallContext, Runtime};
+use tessera_host_api::bindings::tessera::plugin::http_types::Method;
+use tessera_kernel::runtime::Runtime;
 
 /// How many products to seed (`--products N`, default 2 000).
 fn products() -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|pair| pair[0] == "--products")
-        .map(|pair| pair[1].parse().expect("--products N"))
-        .unwrap_or(2_000)
+    support::seed::count_arg("--products", 2_000)
 }
 
-/// A staff member holding every commerce permission, for seeding.
-fn staff() -> Arc<Principal> {
-    Arc::new(Principal::user(
-        "default",
-        PrincipalUser {
-            id: "u_bench".into(),
-            username: "bench".into(),
-            display_name: "Bench".into(),
-            roles: vec!["staff".into()],
-        },
-        AuthMethod::Session,
-        vec!["commerce.*".into()],
-        None,
-    ))
-}
-
-/// Calls the commerce plugin as staff; the response body as JSON.
+/// Calls the plugin as staff holding `commerce.*`; the response body as JSON.
 async fn call(
     runtime: &Arc<Runtime>,
     method: Method,
     path: &str,
     body: serde_json::Value,
 ) -> serde_json::Value {
-    let plugin = runtime.by_id("tessera.commerce").unwrap();
-    let request = WitRequest {
-        method,
-        path: path.to_owned(),
-        query: String::new(),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: body.to_string().into_bytes(),
-        request_id: "seed".into(),
-    };
-    let context = CallContext::for_principal("seed".into(), staff(), None);
-    let response = runtime
-        .call_handler(plugin, request, context)
-        .await
-        .unwrap();
-    assert!(
-        (200..300).contains(&response.status),
-        "{path}: {} {}",
-        response.status,
-        String::from_utf8_lossy(&response.body)
-    );
-    serde_json::from_slice(&response.body).unwrap_or_default()
+    let staff = support::seed::staff("commerce.*");
+    support::seed::call(runtime, "tessera.commerce", staff, method, path, body).await
 }
 
 fn sku(n: usize, size: &str) -> String {

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod seed;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
