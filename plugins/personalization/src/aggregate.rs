@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use tessera_sdk::prelude::*;
-use tessera_sdk::storage::{self, CasOutcome};
+use tessera_sdk::storage;
 
 use crate::analytics::{Counts, Delta, EVERYONE, SHARDS};
 use crate::ids::{check_key, day_of, fnv1a, format_day, parse_day};
@@ -14,16 +14,9 @@ use crate::store;
 /// The longest range one analytics query may ask for, in days.
 pub const MAX_RANGE_DAYS: u32 = 92;
 
-/// Adds `delta` for `profile` on the day of `now`.
-pub fn record(site: &str, profile: &Profile, now: u64, mut delta: Delta) -> Result<(), Error> {
-    let day = day_of(now);
-    if !delta.views.is_empty() {
-        let mark = store::seen_key(site, day, &profile.id);
-        delta.new_visitor = matches!(
-            storage::compare_and_swap(&mark, None, Some(b""))?,
-            CasOutcome::Swapped
-        );
-    }
+/// Adds `delta` for `profile` on the day of `now` (`delta.new_visitor`
+/// says whether this was the person's first page view of the day).
+pub fn record(site: &str, profile: &Profile, now: u64, delta: Delta) -> Result<(), Error> {
     record_delta(site, now, &profile.id, &profile.segments, &delta)
 }
 
@@ -143,10 +136,10 @@ fn view(day: Option<u32>, counts: &Counts, top: usize) -> Value {
     value
 }
 
-/// Deletes the visitor marks of days before `today - 1`, at most `limit`;
+/// Deletes the event marks of days before `today - 1`, at most `limit`;
 /// returns how many.
 pub fn forget_old_marks(site: &str, today: u32, limit: usize) -> Result<usize, Error> {
-    let prefix = store::seen_prefix(site);
+    let prefix = store::event_mark_prefix(site);
     let keep_from = format!("{prefix}{:06}", today.saturating_sub(1));
     let mut old = Vec::new();
     for entry in storage::scan(&prefix) {

@@ -23,9 +23,17 @@ const REINDEX_BATCH: u32 = 100;
 /// People re-evaluated per site and expiry run.
 const EXPIRE_BATCH: usize = 500;
 
-/// Schedules the recurring job (idempotent: scheduling replaces).
+/// Schedules the recurring job (idempotent: scheduling replaces). A
+/// kernel without a job scheduler (503) is logged, not refused: time
+/// windows are then re-evaluated when read only.
 pub fn schedule() -> Result<(), Error> {
-    jobs::every(EXPIRE, 60_000, b"")
+    match jobs::every(EXPIRE, 60_000, b"") {
+        Err(error) if error.status == 503 => {
+            log::warn(&format!("no background expiry of time windows: {error}"));
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Runs job `name`.

@@ -1,6 +1,6 @@
 //! GDPR: the export of a person's profile and its erasure. Erasure deletes
 //! the profile, its membership, its place in the segment indexes and the
-//! expiry index, its visitor marks and every merged visitor's mark, then
+//! expiry index, and every merged visitor's mark and membership, then
 //! publishes `cdp.profile.erased` so that every plugin holding personal
 //! data about the person deletes it too. Aggregates (daily analytics,
 //! experiment counts) hold no person and stay.
@@ -9,7 +9,7 @@ use serde_json::Value;
 use tessera_sdk::prelude::*;
 use tessera_sdk::storage::{self, Operation};
 
-use crate::ids::{Person, day_of};
+use crate::ids::Person;
 use crate::profile::{Profile, Stored};
 use crate::store;
 
@@ -40,10 +40,6 @@ pub fn erase(site: &str, pid: &str, now: u64) -> Result<Value, Error> {
         let visitor_pid = Person::Visitor(visitor.clone()).pid();
         operations.push(Operation::delete(store::profile_key(site, &visitor_pid)));
         operations.push(Operation::delete(store::member_key(site, &visitor_pid)));
-    }
-    let today = day_of(now);
-    for day in [today.saturating_sub(1), today] {
-        operations.push(Operation::delete(store::seen_key(site, day, &profile.id)));
     }
     // The stored membership (not the profile's copy) says which indexes
     // hold the person.

@@ -254,6 +254,12 @@ impl Profile {
         self.remember("page", path, now, properties);
     }
 
+    /// Whether any page was viewed on `day` (the analytics count a person
+    /// as a unique visitor of a day at their first page view of it).
+    pub fn viewed_on(&self, day: u32) -> bool {
+        self.pages.values().any(|counter| counter.last_day() == day)
+    }
+
     /// Records the custom or server-side event `name`.
     pub fn record_event(&mut self, kind: &str, name: &str, now: u64, properties: Value) {
         count_in(&mut self.events, name, now, MAX_EVENTS);
@@ -421,6 +427,8 @@ mod tests {
             profile.view_page(&format!("/p/{i}"), NOW, Value::Null);
         }
         assert_eq!(profile.pages.len(), MAX_PAGES);
+        assert!(profile.viewed_on(day_of(NOW)));
+        assert!(!profile.viewed_on(day_of(NOW) + 1));
         assert_eq!(profile.recent.len(), MAX_RECENT);
         for i in 0..(MAX_SEEN_EVENTS + 5) {
             assert!(profile.first_time(&format!("e{i}")));

@@ -166,11 +166,7 @@ fn published(event: &Event) -> Result<(), Error> {
     };
     // Counted once per event id, whatever the redeliveries: the mark is
     // written first, and kept only with the day's counts.
-    let mark = store::seen_key(
-        &payload.site,
-        day_of(event.published_at),
-        &format!("event:{}", event.id),
-    );
+    let mark = store::event_mark_key(&payload.site, day_of(event.published_at), &event.id);
     if let CasOutcome::Conflict(_) = storage::compare_and_swap(&mark, None, Some(b""))? {
         return Ok(());
     }

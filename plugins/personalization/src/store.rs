@@ -13,13 +13,13 @@
 //! | `s/{site}/xn/{experiment}/{variant}/{shard}` | exposures and conversions |
 //! | `s/{site}/ex/{key}` | an experience |
 //! | `s/{site}/an/{day:06}/{segment}/{shard}` | daily analytics |
-//! | `s/{site}/seen/{day:06}/{pid}` | the person was counted as a visitor that day |
+//! | `s/{site}/evt/{day:06}/{event id}` | a server-side event already counted (kept two days) |
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tessera_sdk::storage::{self, CasOutcome};
-use tessera_sdk::{Error, jobs};
+use tessera_sdk::{Error, jobs, log};
 
 use crate::experiments::Experiment;
 use crate::profile::{Profile, Stored};
@@ -103,14 +103,14 @@ pub fn day_prefix(site: &str, day: u32, segment: &str) -> String {
     format!("s/{site}/an/{day:06}/{segment}/")
 }
 
-/// The key marking a person as counted on `day`.
-pub fn seen_key(site: &str, day: u32, pid: &str) -> String {
-    format!("s/{site}/seen/{day:06}/{pid}")
+/// The key marking server-side event `id` as counted (published `day`).
+pub fn event_mark_key(site: &str, day: u32, id: &str) -> String {
+    format!("s/{site}/evt/{day:06}/{id}")
 }
 
-/// The prefix of a site's visitor marks.
-pub fn seen_prefix(site: &str) -> String {
-    format!("s/{site}/seen/")
+/// The prefix of a site's event marks.
+pub fn event_mark_prefix(site: &str) -> String {
+    format!("s/{site}/evt/")
 }
 
 /// Remembers that `site` has data.
@@ -229,47 +229,84 @@ where
     Ok(*profile)
 }
 
-/// Writes `profile`'s membership unless a newer revision is stored, then
-/// updates the segment indexes and the expiry index by the difference.
+/// Brings `profile`'s membership record, the segment indexes and the
+/// expiry index up to date. The record is written only when the segments
+/// or the expiry changed, and never over a newer revision; after a write
+/// the profile is read again, and should a newer revision have been
+/// stored meanwhile (whose own sync may have seen the record unchanged
+/// and skipped it), that revision is synced too.
 pub fn sync_membership(site: &str, profile: &Profile) -> Result<(), Error> {
-    let new = Membership {
-        rev: profile.rev,
-        segments: profile.segments.clone(),
-        expires_at: profile.expires_at,
-    };
-    let mut previous: Option<Membership> = None;
-    let mut applied = false;
-    storage::update_json(
-        &member_key(site, &profile.id),
-        |current: Option<Record>| match current {
-            Some(Record::Members(stored)) if stored.rev > new.rev => {
-                applied = false;
-                Record::Members(stored)
-            }
-            current => {
-                applied = true;
-                previous = match current {
-                    Some(Record::Members(stored)) => Some(stored),
-                    _ => None,
-                };
-                Record::Members(new.clone())
-            }
-        },
-    )?;
-    if !applied {
-        return Ok(());
-    }
-    let before = previous.unwrap_or_default();
-    reindex(site, &profile.id, &before.segments, &new.segments)?;
-    if before.expires_at != new.expires_at {
-        if let Some(at) = before.expires_at {
-            storage::delete(&expiry_key(site, at, &profile.id))?;
+    let mut rev = profile.rev;
+    let mut segments = profile.segments.clone();
+    let mut expires_at = profile.expires_at;
+    for _ in 0..16 {
+        match write_membership(site, &profile.id, rev, &segments, expires_at)? {
+            Written::Skipped => return Ok(()),
+            Written::Lost => continue,
+            Written::Yes => {}
         }
-        if let Some(at) = new.expires_at {
-            storage::set(&expiry_key(site, at, &profile.id), b"")?;
+        match load(site, &profile.id)? {
+            Some(Stored::Profile(latest)) if latest.rev > rev => {
+                rev = latest.rev;
+                segments = latest.segments;
+                expires_at = latest.expires_at;
+            }
+            _ => return Ok(()),
         }
     }
     Ok(())
+}
+
+/// What [`write_membership`] did.
+enum Written {
+    /// Nothing: the record is newer or says the same.
+    Skipped,
+    /// Another writer changed the record first: try again.
+    Lost,
+    /// Wrote the record and moved the indexes.
+    Yes,
+}
+
+/// Writes one membership record and moves the indexes by the difference.
+fn write_membership(
+    site: &str,
+    pid: &str,
+    rev: u64,
+    segments: &[String],
+    expires_at: Option<u64>,
+) -> Result<Written, Error> {
+    let key = member_key(site, pid);
+    let current = storage::get(&key)?;
+    let before = match current.as_deref().map(serde_json::from_slice::<Record>) {
+        Some(Ok(Record::Members(stored))) => stored,
+        _ => Membership::default(),
+    };
+    if before.rev >= rev
+        || (before.segments == segments && before.expires_at == expires_at && current.is_some())
+    {
+        return Ok(Written::Skipped);
+    }
+    let new = Membership {
+        rev,
+        segments: segments.to_vec(),
+        expires_at,
+    };
+    let bytes = serde_json::to_vec(&Record::Members(new))?;
+    if let CasOutcome::Conflict(_) =
+        storage::compare_and_swap(&key, current.as_deref(), Some(&bytes))?
+    {
+        return Ok(Written::Lost);
+    }
+    reindex(site, pid, &before.segments, segments)?;
+    if before.expires_at != expires_at {
+        if let Some(at) = before.expires_at {
+            storage::delete(&expiry_key(site, at, pid))?;
+        }
+        if let Some(at) = expires_at {
+            storage::set(&expiry_key(site, at, pid), b"")?;
+        }
+    }
+    Ok(Written::Yes)
 }
 
 /// Moves `pid` in the segment indexes from `before` to `after`, keeping
@@ -346,9 +383,19 @@ pub fn expire_due(site: &str, now: u64, limit: usize) -> Result<usize, Error> {
 }
 
 /// Schedules the re-evaluation of every profile of `site` (after its
-/// segments changed), from the first profile.
+/// segments changed), from the first profile. A kernel without a job
+/// scheduler (503) is logged: profiles are then re-evaluated at their next
+/// activity only.
 pub fn schedule_reindex(site: &str) -> Result<(), Error> {
-    jobs::at(&format!("reindex/{site}"), jobs::now_ms(), b"")
+    match jobs::at(&format!("reindex/{site}"), jobs::now_ms(), b"") {
+        Err(error) if error.status == 503 => {
+            log::warn(&format!(
+                "cannot re-evaluate the profiles of {site} in the background: {error}"
+            ));
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Drops `pid`'s expiry index entry at `at`.

@@ -12,7 +12,7 @@ use crate::analytics::Delta;
 use crate::caller::{Caller, new_visitor_id, visitor_cookie};
 use crate::device;
 use crate::experiments::Status;
-use crate::ids::Person;
+use crate::ids::{Person, day_of};
 use crate::profile::{Profile, Stored};
 use crate::store::{self, Record};
 use crate::tracked::{self, Tracked};
@@ -122,6 +122,9 @@ fn apply(
         Default::default()
     };
     let mut converted: Vec<(String, String)> = Vec::new();
+    let mut new_visitor = false;
+    let today = day_of(now);
+    let views = events.iter().any(|e| matches!(e, Tracked::Page { .. }));
     let profile = store::update(site, pid, now, true, |profile| {
         converted.clear();
         if !profile.take_budget(now, count, limit) {
@@ -145,6 +148,9 @@ fn apply(
         if let Some(device) = device {
             profile.device = Some(device.to_owned());
         }
+        // Decided inside the compare-and-swap (after a merge): exactly one
+        // request is a person's first page view of the day.
+        new_visitor = views && !profile.viewed_on(today);
         for event in events {
             match event {
                 Tracked::Page { path, properties } => {
@@ -162,7 +168,10 @@ fn apply(
         store::register_site(site)?;
     }
     let goals = conversion_events();
-    let mut delta = Delta::default();
+    let mut delta = Delta {
+        new_visitor,
+        ..Delta::default()
+    };
     for event in events {
         match event {
             Tracked::Page { path, .. } => *delta.views.entry(path.clone()).or_insert(0) += 1,
