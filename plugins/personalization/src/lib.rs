@@ -24,6 +24,7 @@ pub mod experiences;
 pub mod experiments;
 pub mod fields;
 pub mod ids;
+pub mod orders;
 mod paging;
 pub mod profile;
 mod profile_routes;

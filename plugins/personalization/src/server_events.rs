@@ -19,7 +19,7 @@ use crate::aggregate;
 use crate::analytics::Delta;
 use crate::ids::Person;
 use crate::ids::day_of;
-use crate::profile::Order;
+use crate::orders;
 use crate::store;
 use crate::track::conversion_events;
 
@@ -29,20 +29,6 @@ struct UserEvent {
     user_id: String,
     #[serde(default)]
     username: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct OrderEvent {
-    site: String,
-    order: String,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    user_id: Option<String>,
-    #[serde(default)]
-    total: u64,
-    #[serde(default)]
-    currency: String,
 }
 
 /// Handles one event; an `Err` is retried by the kernel.
@@ -102,51 +88,23 @@ fn user(event: &Event) -> Result<(), Error> {
 }
 
 fn order(event: &Event) -> Result<(), Error> {
-    let payload: OrderEvent = match serde_json::from_slice(&event.payload) {
-        Ok(payload) => payload,
+    let update = match orders::parse(&event.topic, &event.payload) {
+        Ok(Some(update)) => update,
+        Ok(None) => return Ok(()),
         Err(error) => {
             malformed(event, &error);
             return Ok(());
         }
     };
-    let Some(user_id) = payload.user_id.clone() else {
-        return Ok(());
-    };
-    let pid = Person::User(user_id).pid();
-    if Person::parse(&pid).is_none() {
-        return Ok(());
-    }
-    let status = payload
-        .status
-        .clone()
-        .unwrap_or_else(|| event.topic.trim_start_matches("commerce.order.").to_owned());
     let at = event.published_at;
     let mut first = false;
-    let profile = store::update(&payload.site, &pid, at, true, |profile| {
-        first = profile.first_time(&event.id);
-        if !first {
-            return Ok(());
-        }
-        profile.record_order(
-            &payload.order,
-            Order {
-                total: payload.total,
-                currency: payload.currency.to_ascii_uppercase(),
-                status: status.clone(),
-                at,
-            },
-        );
-        profile.record_event(
-            &event.topic,
-            &event.topic,
-            at,
-            json!({"order": payload.order, "total": payload.total, "currency": payload.currency}),
-        );
+    let profile = store::update(&update.site, &update.pid, at, true, |profile| {
+        first = orders::apply(profile, &update, &event.id, &event.topic, at);
         Ok(())
     })?;
-    store::register_site(&payload.site)?;
+    store::register_site(&update.site)?;
     if first && conversion_events().contains(&event.topic) {
-        aggregate::record_conversion(&payload.site, &profile, at)?;
+        aggregate::record_conversion(&update.site, &profile, at)?;
     }
     Ok(())
 }
