@@ -457,7 +457,10 @@ fn visitors_merge_into_users_enter_segments_and_get_their_cms_variants() {
 #[test]
 fn an_ab_test_assigns_stably_counts_conversions_and_feeds_the_analytics() {
     let data = tempfile::tempdir().unwrap();
-    let kernel = start(data.path(), "track-per-minute = \"30\"\n");
+    let kernel = start(
+        data.path(),
+        "track-per-minute = \"30\"\nnew-profiles-per-minute = \"60\"\n",
+    );
     let refused = kernel.admin_json(
         "PUT",
         "/api/cdp/experiments/cta",
@@ -641,6 +644,18 @@ fn erasure_removes_the_profile_and_is_announced() {
     let kernel = start(data.path(), "");
     role(&kernel, "support", &["cdp.profile.read"]);
     define_segment(&kernel, "reader", json!({"page": "/blog", "prefix": true}));
+
+    // The recurring job that expires time windows is scheduled.
+    let jobs = kernel.admin_json("GET", "/admin/jobs", None);
+    assert!(
+        jobs.json()["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|job| { job["plugin"] == "tessera.personalization" && job["name"] == "expire" }),
+        "{}",
+        jobs.body
+    );
 
     // Registration creates the profile from the identity event.
     let zoe = user(&kernel, "zoe", Some("support"));

@@ -58,6 +58,7 @@ fn expire() -> Result<(), Error> {
             ));
         }
         aggregate::forget_old_marks(&site, day_of(now), 1000)?;
+        store::forget_old_budgets(&site, now)?;
     }
     Ok(())
 }

@@ -81,16 +81,16 @@ pub fn track(request: &Request, _: &Params) -> Result<Response, Error> {
             )?
         }
         _ => {
-            let pid = store::resolve(&site, &person.pid())?;
-            apply(
-                &site,
-                &pid,
-                now,
-                caller.user.as_ref(),
-                None,
-                &batch.events,
-                device,
-            )?
+            // A merge between finding the profile and writing it: once more.
+            let pid = store::target(&site, &person.pid(), now)?;
+            let user = caller.user.as_ref();
+            match apply(&site, &pid, now, user, None, &batch.events, device) {
+                Err(error) if error.code == "profile_merged" => {
+                    let pid = store::target(&site, &person.pid(), now)?;
+                    apply(&site, &pid, now, user, None, &batch.events, device)?
+                }
+                other => other?,
+            }
         }
     };
     let mut response = Response::json(

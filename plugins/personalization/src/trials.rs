@@ -123,7 +123,7 @@ pub fn assignment(request: &Request, params: &Params) -> Result<Response, Error>
                 }
                 person.pid()
             }
-            _ => store::resolve(&site, &person.pid())?,
+            _ => store::target(&site, &person.pid(), now)?,
         };
         let mut newly = false;
         let profile = store::update(&site, &pid, now, true, |profile| {
