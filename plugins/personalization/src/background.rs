@@ -12,7 +12,9 @@ use tessera_sdk::bindings::tessera::plugin::storage as raw;
 use tessera_sdk::prelude::*;
 
 use crate::aggregate;
+use crate::budget;
 use crate::ids::day_of;
+use crate::membership;
 use crate::profile::Stored;
 use crate::store;
 
@@ -51,14 +53,14 @@ pub fn run_job(name: &str, payload: &[u8]) -> Result<(), String> {
 fn expire() -> Result<(), Error> {
     let now = jobs::now_ms();
     for site in store::sites()? {
-        let done = store::expire_due(&site, now, EXPIRE_BATCH)?;
+        let done = membership::expire_due(&site, now, EXPIRE_BATCH)?;
         if done > 0 {
             log::debug(&format!(
                 "re-evaluated {done} profiles of {site} whose windows moved"
             ));
         }
         aggregate::forget_old_marks(&site, day_of(now), 1000)?;
-        store::forget_old_budgets(&site, now)?;
+        budget::forget_old_budgets(&site, now)?;
     }
     Ok(())
 }

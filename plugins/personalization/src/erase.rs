@@ -10,6 +10,7 @@ use tessera_sdk::prelude::*;
 use tessera_sdk::storage::{self, Operation};
 
 use crate::ids::Person;
+use crate::membership;
 use crate::profile::{Profile, Stored};
 use crate::store;
 
@@ -43,21 +44,22 @@ pub fn erase(site: &str, pid: &str, now: u64) -> Result<Value, Error> {
     }
     // The stored membership (not the profile's copy) says which indexes
     // hold the person.
-    let indexed = match storage::get_json::<store::Record>(&store::member_key(site, &profile.id))? {
-        Some(store::Record::Members(members)) => members,
-        _ => store::Membership::default(),
-    };
+    let indexed =
+        match storage::get_json::<membership::Record>(&store::member_key(site, &profile.id))? {
+            Some(membership::Record::Members(members)) => members,
+            _ => membership::Membership::default(),
+        };
     storage::batch(&operations)?;
     let mut segments = indexed.segments.clone();
     segments.extend(profile.segments.iter().cloned());
     segments.sort();
     segments.dedup();
-    store::reindex(site, &profile.id, &segments, &[])?;
+    membership::reindex(site, &profile.id, &segments, &[])?;
     for at in [indexed.expires_at, profile.expires_at]
         .into_iter()
         .flatten()
     {
-        store::forget_expiry(site, at, &profile.id)?;
+        membership::forget_expiry(site, at, &profile.id)?;
     }
     let announcement = json!({
         "site": site,

@@ -11,6 +11,7 @@ use crate::caller::Caller;
 use crate::experiences::{self, Experience, ExperienceInput};
 use crate::experiments::{self, Experiment, ExperimentInput};
 use crate::ids::check_key;
+use crate::membership;
 use crate::paging;
 use crate::store;
 
@@ -75,7 +76,7 @@ pub fn get_experience(request: &Request, params: &Params) -> Result<Response, Er
         return Ok(Response::ok_json(&experience));
     }
     let segments = match caller.person() {
-        Some(person) => store::segments_of(&caller.site, &person.pid(), jobs::now_ms())?,
+        Some(person) => membership::segments_of(&caller.site, &person.pid(), jobs::now_ms())?,
         None => Vec::new(),
     };
     let (segment, blocks) = experience.choose(&segments);

@@ -16,6 +16,7 @@
 mod aggregate;
 pub mod analytics;
 mod background;
+mod budget;
 pub mod caller;
 pub mod device;
 mod erase;
@@ -24,6 +25,7 @@ pub mod experiences;
 pub mod experiments;
 pub mod fields;
 pub mod ids;
+mod membership;
 pub mod orders;
 mod paging;
 pub mod profile;

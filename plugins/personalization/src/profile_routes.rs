@@ -9,6 +9,7 @@ use tessera_sdk::prelude::*;
 use crate::caller::Caller;
 use crate::erase;
 use crate::ids::{Person, is_key};
+use crate::membership;
 use crate::paging;
 use crate::profile::{Profile, Stored};
 use crate::store;
@@ -207,7 +208,7 @@ fn own_profile(site: &str, pid: &str) -> Result<Profile, Error> {
 pub fn my_segments(request: &Request, _: &Params) -> Result<Response, Error> {
     let caller = Caller::of(request, None)?;
     let segments = match caller.person() {
-        Some(person) => store::segments_of(&caller.site, &person.pid(), jobs::now_ms())?,
+        Some(person) => membership::segments_of(&caller.site, &person.pid(), jobs::now_ms())?,
         None => Vec::new(),
     };
     Ok(Response::ok_json(&json!({ "segments": segments }))

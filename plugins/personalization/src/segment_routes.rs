@@ -8,6 +8,7 @@ use tessera_sdk::prelude::*;
 use tessera_sdk::storage;
 
 use crate::ids::check_key;
+use crate::membership;
 use crate::paging;
 use crate::segments::{self, MAX_SEGMENTS, Segment, SegmentInput};
 use crate::store;
@@ -53,7 +54,7 @@ pub fn put(request: &Request, params: &Params) -> Result<Response, Error> {
         },
     )?;
     store::register_site(&site)?;
-    store::schedule_reindex(&site)?;
+    membership::schedule_reindex(&site)?;
     Ok(Response::json(
         if created { 201 } else { 200 },
         &view(&site, &segment)?,
@@ -113,6 +114,6 @@ pub fn delete(_: &Request, params: &Params) -> Result<Response, Error> {
             all
         },
     )?;
-    store::schedule_reindex(&site)?;
+    membership::schedule_reindex(&site)?;
     Ok(Response::empty(204))
 }

@@ -9,12 +9,14 @@ use tessera_sdk::prelude::*;
 use tessera_sdk::storage::{self, CasOutcome};
 
 use crate::analytics::Delta;
+use crate::budget;
 use crate::caller::{Caller, new_visitor_id, visitor_cookie};
 use crate::device;
 use crate::experiments::Status;
 use crate::ids::{Person, day_of};
+use crate::membership::{self, Record};
 use crate::profile::{Profile, Stored};
-use crate::store::{self, Record};
+use crate::store;
 use crate::tracked::{self, Tracked};
 use crate::{aggregate, trials};
 
@@ -82,11 +84,11 @@ pub fn track(request: &Request, _: &Params) -> Result<Response, Error> {
         }
         _ => {
             // A merge between finding the profile and writing it: once more.
-            let pid = store::target(&site, &person.pid(), now)?;
+            let pid = budget::target(&site, &person.pid(), now)?;
             let user = caller.user.as_ref();
             match apply(&site, &pid, now, user, None, &batch.events, device) {
                 Err(error) if error.code == "profile_merged" => {
-                    let pid = store::target(&site, &person.pid(), now)?;
+                    let pid = budget::target(&site, &person.pid(), now)?;
                     apply(&site, &pid, now, user, None, &batch.events, device)?
                 }
                 other => other?,
@@ -222,7 +224,7 @@ pub fn merge_visitor(site: &str, visitor: &str, user_pid: &str) -> Result<Option
                 },
             )?;
             if let Some(profile) = &profile {
-                store::reindex(site, &visitor_pid, &profile.segments, &[])?;
+                membership::reindex(site, &visitor_pid, &profile.segments, &[])?;
             }
             return Ok(profile);
         }

@@ -11,6 +11,7 @@ use tessera_sdk::prelude::*;
 use tessera_sdk::storage;
 
 use crate::analytics::SHARDS;
+use crate::budget;
 use crate::caller::{Caller, new_visitor_id, visitor_cookie};
 use crate::experiments::{self, Experiment, Status};
 use crate::ids::{Person, check_key, fnv1a};
@@ -123,7 +124,7 @@ pub fn assignment(request: &Request, params: &Params) -> Result<Response, Error>
                 }
                 person.pid()
             }
-            _ => store::target(&site, &person.pid(), now)?,
+            _ => budget::target(&site, &person.pid(), now)?,
         };
         let mut newly = false;
         let profile = store::update(&site, &pid, now, true, |profile| {
