@@ -442,6 +442,16 @@ fn visitors_merge_into_users_enter_segments_and_get_their_cms_variants() {
         (Value::Null, json!([{"hero": "welcome"}]))
     );
 
+    // The plugin describes itself.
+    let openapi = kernel.get("/api/cdp/openapi.json");
+    assert_eq!(openapi.status, 200, "{}", openapi.body);
+    assert_eq!(openapi.json()["openapi"], "3.1.0");
+    assert!(
+        openapi.json()["paths"]["/me/segments"]["get"].is_object(),
+        "{}",
+        openapi.body
+    );
+
     // Profiles are for those allowed to read them.
     assert_eq!(kernel.get("/api/cdp/profiles").status, 401);
     assert_eq!(ada.get(&kernel, "/api/cdp/profiles").status, 403);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use tessera_sdk::prelude::*;
 
+use crate::budget;
 use crate::caller::Caller;
 use crate::erase;
 use crate::ids::{Person, is_key};
@@ -228,7 +229,7 @@ pub fn my_attributes(request: &Request, _: &Params) -> Result<Response, Error> {
     let pid = if caller.user.is_some() {
         pid
     } else {
-        store::resolve(&caller.site, &pid)?
+        budget::target(&caller.site, &pid, jobs::now_ms())?
     };
     if caller.user.is_none() && pid.starts_with("u:") {
         return Err(Error::new(
