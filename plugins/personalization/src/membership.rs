@@ -8,7 +8,9 @@ use tessera_sdk::storage::{self, CasOutcome};
 use tessera_sdk::{Error, jobs, log};
 
 use crate::profile::{Profile, Stored};
-use crate::store::{expiry_key, expiry_prefix, index_key, load, member_key, size_key, update};
+use crate::store::{
+    expiry_key, expiry_prefix, index_key, load, member_key, retention_days, size_key, update,
+};
 
 /// What `/me/segments` reads: one record per person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,7 +164,8 @@ pub fn segments_of(site: &str, pid: &str, now: u64) -> Result<Vec<String>, Error
 }
 
 /// Re-evaluates every person whose time-window answers are due by `now`,
-/// at most `limit`; returns how many.
+/// and erases anonymous visitors past their retention, at most `limit`;
+/// returns how many.
 pub fn expire_due(site: &str, now: u64, limit: usize) -> Result<usize, Error> {
     let prefix = expiry_prefix(site);
     let mut done = 0;
@@ -172,8 +175,23 @@ pub fn expire_due(site: &str, now: u64, limit: usize) -> Result<usize, Error> {
             storage::delete(&key)?;
             continue;
         };
-        if at.parse::<u64>().map_or(true, |at| at > now) || done >= limit {
+        let Ok(at) = at.parse::<u64>() else {
+            storage::delete(&key)?;
+            continue;
+        };
+        if at > now || done >= limit {
             break;
+        }
+        // An anonymous visitor inactive past the retention is erased.
+        if let Some(Stored::Profile(profile)) = load(site, pid)?
+            && profile
+                .retention_end(retention_days())
+                .is_some_and(|end| end <= now)
+        {
+            crate::erase::erase(site, pid, now)?;
+            storage::delete(&key)?;
+            done += 1;
+            continue;
         }
         match update(site, pid, now, false, |_| Ok(())) {
             Ok(_) => {}

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::day_of;
+use crate::ids::{DAY_MS, day_of};
 
 /// How many days of daily counts a profile keeps (the longest rule window).
 pub const KEEP_DAYS: u32 = 90;
@@ -260,6 +260,20 @@ impl Profile {
         self.pages.values().any(|counter| counter.last_day() == day)
     }
 
+    /// When an anonymous visitor's profile is due for deletion: the end
+    /// of the day `days` days after its last activity (whole days, so the
+    /// moment moves once a day, not with every request); `None` for users,
+    /// or when `days` is 0.
+    pub fn retention_end(&self, days: u64) -> Option<u64> {
+        (days > 0 && self.user_id.is_none() && self.id.starts_with("v:")).then(|| {
+            let last_day = self.last_seen / DAY_MS;
+            last_day
+                .saturating_add(days)
+                .saturating_add(1)
+                .saturating_mul(DAY_MS)
+        })
+    }
+
     /// Records the custom or server-side event `name`.
     pub fn record_event(&mut self, kind: &str, name: &str, now: u64, properties: Value) {
         count_in(&mut self.events, name, now, MAX_EVENTS);
@@ -400,7 +414,6 @@ fn trim(map: &mut BTreeMap<String, Counter>, max: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::DAY_MS;
     use serde_json::json;
 
     const NOW: u64 = 20_000 * DAY_MS + 5_000;
@@ -435,6 +448,21 @@ mod tests {
         }
         assert!(!profile.first_time(&format!("e{}", MAX_SEEN_EVENTS + 4)));
         assert_eq!(profile.seen_events.len(), MAX_SEEN_EVENTS);
+    }
+
+    #[test]
+    fn only_anonymous_profiles_expire_after_their_last_activity() {
+        let mut visitor = Profile::new("v:abcdefgh", NOW);
+        let end = (u64::from(day_of(NOW)) + 31) * DAY_MS;
+        assert_eq!(visitor.retention_end(30), Some(end));
+        visitor.view_page("/", NOW + 5, Value::Null);
+        assert_eq!(visitor.retention_end(30), Some(end));
+        visitor.view_page("/", NOW + DAY_MS, Value::Null);
+        assert_eq!(visitor.retention_end(30), Some(end + DAY_MS));
+        assert_eq!(visitor.retention_end(0), None);
+        let mut user = Profile::new("u:ada", NOW);
+        user.user_id = Some("ada".into());
+        assert_eq!(user.retention_end(30), None);
     }
 
     #[test]

@@ -167,6 +167,14 @@ pub fn resolve(site: &str, pid: &str) -> Result<String, Error> {
     }
 }
 
+/// `visitor-retention-days`: days without activity after which an
+/// anonymous visitor's profile is deleted (0: never).
+pub fn retention_days() -> u64 {
+    tessera_sdk::config::get("visitor-retention-days")
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(395)
+}
+
 /// Changes profile `pid` with `change` (creating it when `create`, else
 /// 404 when absent), re-evaluates its segments, and brings its membership
 /// record, the segment indexes and the expiry index up to date. Returns
@@ -182,6 +190,7 @@ where
     F: FnMut(&mut Profile) -> Result<(), Error>,
 {
     let compiled = Compiled::new(&segments(site)?);
+    let retention = retention_days();
     let stored = storage::try_update_json(&profile_key(site, pid), |current: Option<Stored>| {
         let mut profile = match current {
             Some(Stored::Profile(profile)) => *profile,
@@ -198,6 +207,10 @@ where
         change(&mut profile)?;
         profile.rev = profile.rev.saturating_add(1);
         segments::refresh(&compiled, &mut profile, now);
+        // An anonymous profile also expires when its retention ends.
+        if let Some(end) = profile.retention_end(retention) {
+            profile.expires_at = Some(profile.expires_at.map_or(end, |at| at.min(end)));
+        }
         Ok(Stored::Profile(Box::new(profile)))
     })?;
     let Stored::Profile(profile) = stored else {
