@@ -3,8 +3,10 @@
 //! - `expire`, every minute: re-evaluates the people whose time-window
 //!   answers (a login growing old, a day leaving a window) are due, so that
 //!   segment sizes and member lists follow time even for people nobody
-//!   asks about (a read of `/me/segments` re-evaluates on its own), and
-//!   forgets the visitor marks of past days.
+//!   asks about (a read of `/me/segments` re-evaluates on its own); erases
+//!   anonymous visitors past `visitor-retention-days`; forgets the
+//!   server-side event marks of past days and the new-visitor budgets of
+//!   past minutes.
 //! - `reindex/{site}`, after a segment changed: re-evaluates every profile
 //!   of the site, 100 per run, each run scheduling the next.
 
