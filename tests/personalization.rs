@@ -662,6 +662,7 @@ fn erasure_removes_the_profile_and_is_announced() {
     let kernel = start(data.path(), "");
     role(&kernel, "support", &["cdp.profile.read"]);
     define_segment(&kernel, "reader", json!({"page": "/blog", "prefix": true}));
+    define_segment(&kernel, "active", json!({"last_login_within_days": 7}));
 
     // The recurring job that expires time windows is scheduled.
     let jobs = kernel.admin_json("GET", "/admin/jobs", None);
@@ -705,9 +706,17 @@ fn erasure_removes_the_profile_and_is_announced() {
     );
     assert_eq!(
         identified.json()["segments"],
-        json!(["reader"]),
+        json!(["active", "reader"]),
         "{}",
         identified.body
+    );
+    // Signing in starts a 7-day window: the membership expires then.
+    let profile = zoe.get(&kernel, &format!("/api/cdp/profiles/{pid}")).json();
+    let last_login = profile["last_login"].as_u64().unwrap();
+    assert_eq!(
+        profile["expires_at"],
+        last_login + 7 * 86_400_000,
+        "{profile}"
     );
     let attributes = kernel.admin_json(
         "PATCH",
@@ -722,7 +731,10 @@ fn erasure_removes_the_profile_and_is_announced() {
     let export = export.json();
     assert_eq!(export["profile"]["attributes"]["company"], "Acme");
     assert_eq!(export["profile"]["pages"]["/blog/one"]["total"], 1);
-    assert_eq!(export["segments"], json!(["reader"]));
+    assert_eq!(export["segments"], json!(["active", "reader"]));
+
+    let active = kernel.admin_json("GET", "/api/cdp/segments/active/members", None);
+    assert_eq!(strings(&active, "items"), [pid.clone()]);
 
     // Erasing needs its permission.
     let denied = zoe.send(
@@ -744,9 +756,12 @@ fn erasure_removes_the_profile_and_is_announced() {
         404
     );
     assert!(zoe.segments(&kernel).is_empty());
-    let members = kernel.admin_json("GET", "/api/cdp/segments/reader/members", None);
-    assert_eq!(strings(&members, "items"), Vec::<String>::new());
-    assert_eq!(members.json()["size"], 0);
+    for segment in ["reader", "active"] {
+        let members =
+            kernel.admin_json("GET", &format!("/api/cdp/segments/{segment}/members"), None);
+        assert_eq!(strings(&members, "items"), Vec::<String>::new());
+        assert_eq!(members.json()["size"], 0);
+    }
     assert_eq!(
         anonymous(&kernel, visitor, "GET", "/api/cdp/me/segments", None).json()["segments"],
         json!([])
