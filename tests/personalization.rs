@@ -734,7 +734,7 @@ fn erasure_removes_the_profile_and_is_announced() {
     assert_eq!(export["segments"], json!(["active", "reader"]));
 
     let active = kernel.admin_json("GET", "/api/cdp/segments/active/members", None);
-    assert_eq!(strings(&active, "items"), [pid.clone()]);
+    assert_eq!(strings(&active, "items"), [pid.as_str()]);
 
     // Erasing needs its permission.
     let denied = zoe.send(
