@@ -126,35 +126,18 @@ pub fn assignment(request: &Request, params: &Params) -> Result<Response, Error>
             }
             _ => budget::target(&site, &person.pid(), now)?,
         };
-        let mut newly = false;
-        let profile = store::update(&site, &pid, now, true, |profile| {
-            newly = false;
-            let known = profile
+        // Seen before: answered from the profile, nothing written.
+        let known = store::load_profile(&site, &pid)?.and_then(|profile| {
+            profile
                 .experiments
                 .get(key)
-                .filter(|exposure| experiment.has(&exposure.variant));
-            if known.is_none() {
-                let variant = experiment.assign(person.id()).to_owned();
-                profile.experiments.insert(
-                    key.to_owned(),
-                    Exposure {
-                        variant,
-                        exposed_at: now,
-                        converted_at: None,
-                    },
-                );
-                newly = true;
-            }
-            Ok(())
-        })?;
-        store::register_site(&site)?;
-        let exposure = profile
-            .experiments
-            .get(key)
-            .ok_or_else(|| Error::internal("the exposure was not stored"))?;
-        if newly {
-            bump(&site, key, &exposure.variant, &profile.id, 1, 0)?;
-        }
+                .filter(|exposure| experiment.has(&exposure.variant))
+                .cloned()
+        });
+        let exposure = match known {
+            Some(exposure) => exposure,
+            None => expose(&site, &pid, &experiment, person.id(), now)?,
+        };
         json!({"experiment": key, "variant": exposure.variant, "status": "running",
                "exposed": true, "exposed_at": exposure.exposed_at})
     };
@@ -166,6 +149,49 @@ pub fn assignment(request: &Request, params: &Params) -> Result<Response, Error>
         response = response.with_header("set-cookie", visitor_cookie(&id));
     }
     Ok(response)
+}
+
+/// Stores the assignment of `experiment` on profile `pid` (creating it)
+/// unless a request did meanwhile, counting the exposure once.
+fn expose(
+    site: &str,
+    pid: &str,
+    experiment: &Experiment,
+    person_id: &str,
+    now: u64,
+) -> Result<Exposure, Error> {
+    let key = experiment.key.as_str();
+    let mut newly = false;
+    let profile = store::update(site, pid, now, true, |profile| {
+        newly = false;
+        let known = profile
+            .experiments
+            .get(key)
+            .filter(|exposure| experiment.has(&exposure.variant));
+        if known.is_none() {
+            let variant = experiment.assign(person_id).to_owned();
+            profile.experiments.insert(
+                key.to_owned(),
+                Exposure {
+                    variant,
+                    exposed_at: now,
+                    converted_at: None,
+                },
+            );
+            newly = true;
+        }
+        Ok(())
+    })?;
+    store::register_site(site)?;
+    let exposure = profile
+        .experiments
+        .get(key)
+        .cloned()
+        .ok_or_else(|| Error::internal("the exposure was not stored"))?;
+    if newly {
+        bump(site, key, &exposure.variant, &profile.id, 1, 0)?;
+    }
+    Ok(exposure)
 }
 
 /// `GET /experiments/{key}/results` (`cdp.analytics.read`): exposures,
