@@ -1424,3 +1424,42 @@ fn a_b2b_order_above_the_limit_waits_for_an_approver_in_the_workflow() {
     assert_eq!(reordered["cart"]["lines"][0]["sku"], "TS-M");
     assert_eq!(reordered["cart"]["lines"][0]["quantity"], 6);
 }
+
+#[test]
+fn an_erased_person_loses_their_cart_but_their_orders_stay() {
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("tessera.commerce.toml"),
+        "test-payments = \"true\"\n",
+    )
+    .unwrap();
+    let root = support::repo_root();
+    let kernel = support::start_with_plugins(
+        data.path(),
+        &[("TESSERA_ADMIN_PASSWORD", support::ADMIN_PASSWORD)],
+        &[
+            root.join("plugins/commerce"),
+            root.join("plugins/personalization"),
+        ],
+    );
+    seed_catalog(&kernel);
+    let ada = user(&kernel, "ada", None);
+    ok(
+        ada.post(&kernel, "/cart/lines", json!({"sku": "MUG", "quantity": 2})),
+        200,
+    );
+    let cart = ok(ada.get(&kernel, "/cart"), 200);
+    assert_eq!(cart["lines"].as_array().unwrap().len(), 1, "{cart}");
+
+    // The person erases their profile; the personalisation plugin announces
+    // it and commerce deletes the cart.
+    let erased = ada.send(&kernel, "DELETE", "!/api/cdp/me", None);
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    let emptied = poll(
+        || ada.get(&kernel, "/cart"),
+        |reply| reply.json()["lines"].as_array().is_some_and(Vec::is_empty),
+    );
+    assert_eq!(emptied.json()["lines"], json!([]), "{}", emptied.body);
+}

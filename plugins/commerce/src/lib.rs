@@ -27,6 +27,7 @@ mod checkout;
 mod cleanup;
 pub mod context;
 pub mod coupons;
+mod erasure;
 mod inventory;
 mod lifecycle;
 pub mod listing;
@@ -55,7 +56,11 @@ impl Plugin for Commerce {
     }
 
     fn on_event(event: Event) -> Result<(), String> {
-        approval::on_event(&event)
+        if event.topic == erasure::TOPIC {
+            erasure::on_event(&event)
+        } else {
+            approval::on_event(&event)
+        }
     }
 
     fn run_job(name: String, payload: Vec<u8>) -> Result<(), String> {
