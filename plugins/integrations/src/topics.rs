@@ -2,6 +2,12 @@
 //! matches every topic under `cms.`, `*` matches every topic, anything else
 //! matches itself. Pure.
 
+/// Kernel topics whose payloads carry a one-time credential (an invitation
+/// or password-reset link): delivered only to webhooks that list them by
+/// name (docs/events.md).
+pub const CREDENTIAL_TOPICS: [&str; 2] =
+    ["identity.user.invited", "identity.password.reset-requested"];
+
 /// Whether `pattern` is a topic or a topic pattern.
 pub fn is_pattern(pattern: &str) -> bool {
     let dotted = |text: &str| {
