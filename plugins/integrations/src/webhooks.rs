@@ -223,3 +223,33 @@ pub fn delete(_: &Request, params: &Params) -> Result<Response, Error> {
     storage::delete(&key(&site, id))?;
     Ok(Response::empty(204))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn webhook(topics: &[&str]) -> Webhook {
+        Webhook {
+            id: "wh_1".into(),
+            url: "https://hooks.example.com".into(),
+            topics: topics.iter().map(|topic| (*topic).to_owned()).collect(),
+            description: String::new(),
+            active: true,
+            secret: "s".into(),
+            created_at: 0,
+            created_by: "admin".into(),
+        }
+    }
+
+    #[test]
+    fn credential_topics_need_their_exact_name() {
+        let everything = webhook(&["*"]);
+        assert!(everything.wants("cms.entry.published"));
+        assert!(!everything.wants("identity.user.invited"));
+        assert!(!webhook(&["identity.*"]).wants("identity.password.reset-requested"));
+        assert!(webhook(&["identity.user.invited"]).wants("identity.user.invited"));
+        let mut off = webhook(&["*"]);
+        off.active = false;
+        assert!(!off.wants("cms.entry.published"));
+    }
+}
