@@ -50,13 +50,19 @@ impl Webhook {
         })
     }
 
-    /// Whether it wants an event on `topic`.
+    /// Whether it wants an event on `topic`. Topics that carry one-time
+    /// credentials ([`topics::CREDENTIAL_TOPICS`]) go only to webhooks that
+    /// name them exactly, never through `*` or a family pattern.
     pub fn wants(&self, topic: &str) -> bool {
+        let exact_only = topics::CREDENTIAL_TOPICS.contains(&topic);
         self.active
-            && self
-                .topics
-                .iter()
-                .any(|pattern| topics::matches(pattern, topic))
+            && self.topics.iter().any(|pattern| {
+                if exact_only {
+                    pattern == topic
+                } else {
+                    topics::matches(pattern, topic)
+                }
+            })
     }
 }
 
