@@ -118,6 +118,10 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
     println!("Tessera listening on http://{address}");
     let _ = std::io::stdout().flush();
     server.run(shutdown).await;
+    // Native workers publish events: stop them before the bus and storage.
+    if let Some(lifecycle) = &state.lifecycle {
+        lifecycle.native().stop_workers();
+    }
     bus.stop();
     scheduler.stop();
     storage.close().context("closing the database")?;
