@@ -213,6 +213,50 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
     message
 }
 
+/// Run a worker for `tessera_native_run`: decode the configuration, call
+/// `worker` with the kernel's table inside `catch_unwind`, and report its
+/// outcome as a [`NativeStatus`] with the error or panic message in `out`.
+///
+/// # Safety
+///
+/// The contract of [`RunFn`](super::RunFn).
+pub unsafe fn run_worker<F>(
+    host: *const super::TesseraHost,
+    config_ptr: *const u8,
+    config_len: usize,
+    out: *mut TesseraBuffer,
+    worker: F,
+) -> i32
+where
+    F: FnOnce(super::Host<'_>, super::NativeConfig) -> Result<(), String>,
+{
+    // SAFETY: per `RunFn`, `host` is null or valid for the whole call.
+    let Some(raw) = (unsafe { host.as_ref() }) else {
+        // SAFETY: forwarded from this function's contract.
+        return unsafe {
+            dispatch(config_ptr, config_len, out, |_| {
+                Err((NativeStatus::BadInput, "the host table is null".to_owned()))
+            })
+        };
+    };
+    // SAFETY: `raw` is the table of this running call.
+    let host = unsafe { super::Host::from_raw(raw) };
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        dispatch(config_ptr, config_len, out, |input| {
+            let config: super::NativeConfig = serde_json::from_slice(input).map_err(|error| {
+                (
+                    NativeStatus::BadInput,
+                    format!("the configuration is not a JSON object of strings: {error}"),
+                )
+            })?;
+            worker(host, config)
+                .map(|()| Vec::new())
+                .map_err(|message| (NativeStatus::Error, message))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,49 +331,5 @@ mod tests {
         let (status, out) = call_event(&input, |event| Err(format!("no {}", event.topic)));
         assert_eq!(status, NativeStatus::Error.code());
         assert_eq!(out, b"no a.b");
-    }
-}
-
-/// Run a worker for `tessera_native_run`: decode the configuration, call
-/// `worker` with the kernel's table inside `catch_unwind`, and report its
-/// outcome as a [`NativeStatus`] with the error or panic message in `out`.
-///
-/// # Safety
-///
-/// The contract of [`RunFn`](super::RunFn).
-pub unsafe fn run_worker<F>(
-    host: *const super::TesseraHost,
-    config_ptr: *const u8,
-    config_len: usize,
-    out: *mut TesseraBuffer,
-    worker: F,
-) -> i32
-where
-    F: FnOnce(super::Host<'_>, super::NativeConfig) -> Result<(), String>,
-{
-    // SAFETY: per `RunFn`, `host` is null or valid for the whole call.
-    let Some(raw) = (unsafe { host.as_ref() }) else {
-        // SAFETY: forwarded from this function's contract.
-        return unsafe {
-            dispatch(config_ptr, config_len, out, |_| {
-                Err((NativeStatus::BadInput, "the host table is null".to_owned()))
-            })
-        };
-    };
-    // SAFETY: `raw` is the table of this running call.
-    let host = unsafe { super::Host::from_raw(raw) };
-    // SAFETY: forwarded from this function's contract.
-    unsafe {
-        dispatch(config_ptr, config_len, out, |input| {
-            let config: super::NativeConfig = serde_json::from_slice(input).map_err(|error| {
-                (
-                    NativeStatus::BadInput,
-                    format!("the configuration is not a JSON object of strings: {error}"),
-                )
-            })?;
-            worker(host, config)
-                .map(|()| Vec::new())
-                .map_err(|message| (NativeStatus::Error, message))
-        })
     }
 }
