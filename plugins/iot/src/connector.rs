@@ -2,7 +2,8 @@
 //! (`{"site", "device", "batch": {"points": [...]}}`), accepted only from
 //! the plugins listed in `telemetry-sources` (the MQTT bridge by default),
 //! which authenticate devices themselves (the broker does, for MQTT).
-//! Each event is handled once: its id is recorded.
+//! Each event is handled once: its id is recorded (under its publication
+//! time, so that the retention job drops markers older than a day).
 
 use serde::Deserialize;
 use tessera_sdk::{Event, log, storage};
@@ -34,7 +35,7 @@ pub fn on_event(event: &Event) -> Result<(), String> {
         ));
         return Ok(());
     }
-    let seen = format!("event/{}", event.id);
+    let seen = store::seen_key(event.published_at, &event.id);
     if storage::get(&seen)
         .map_err(|error| error.message)?
         .is_some()

@@ -72,7 +72,8 @@ fn offline_check() -> Result<(), Error> {
     Ok(())
 }
 
-/// Delete raw points and per-minute aggregates past their retention.
+/// Delete raw points and per-minute aggregates past their retention, and
+/// connector event markers older than a day.
 fn retention() -> Result<(), Error> {
     let now = jobs::now_ms();
     let raw_cutoff = now.saturating_sub(settings::raw_retention_days() * DAY_MS);
@@ -88,9 +89,11 @@ fn retention() -> Result<(), Error> {
             )?;
         }
     }
+    // Redeliveries come within minutes; a day of markers is plenty.
+    deleted += store::forget_events_before(now.saturating_sub(DAY_MS))?;
     if deleted > 0 {
         log::info(&format!(
-            "retention deleted {deleted} points and aggregates"
+            "retention deleted {deleted} points, aggregates and event markers"
         ));
     }
     Ok(())

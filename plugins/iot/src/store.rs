@@ -9,7 +9,7 @@
 //! | `site/<site>/agg/<minute or hour>/<device>/<metric>/<bucket, 20 digits>` | [`Aggregate`] |
 //! | `site/<site>/rule/<rule>` | [`Rule`] |
 //! | `site/<site>/breached/<rule>/<device>` | `true` while the rule is breached |
-//! | `event/<event id>` | empty: a connector event already handled |
+//! | `event/<published at, 20 digits>/<event id>` | empty: a connector event already handled |
 
 use tessera_sdk::{Error, storage};
 
@@ -55,6 +55,31 @@ pub fn rule_key(site: &str, rule: &str) -> String {
 /// `site/<site>/breached/<rule>/<device>`.
 pub fn breached_key(site: &str, rule: &str, device: &str) -> String {
     format!("site/{site}/breached/{rule}/{device}")
+}
+
+/// The marker of a handled connector event (redeliveries keep their
+/// publication time and id).
+pub fn seen_key(published_at: u64, id: &str) -> String {
+    format!("event/{}/{id}", stamp(published_at))
+}
+
+/// Delete the markers of connector events published before `cutoff`.
+pub fn forget_events_before(cutoff: u64) -> Result<u64, Error> {
+    let mut deleted = 0;
+    for entry in storage::scan("event/") {
+        let (key, _) = entry?;
+        let published = key
+            .split('/')
+            .nth(1)
+            .and_then(|stamp| stamp.parse::<u64>().ok())
+            .unwrap_or(0);
+        if published >= cutoff {
+            break;
+        }
+        storage::delete(&key)?;
+        deleted += 1;
+    }
+    Ok(deleted)
 }
 
 /// The device, or 404.
