@@ -136,7 +136,7 @@ impl Kernel {
             .env("RUST_LOG", "warn")
             .current_dir(root())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(data.join("kernel.log")).unwrap())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();

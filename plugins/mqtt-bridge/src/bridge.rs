@@ -2,7 +2,16 @@
 //! `iot.mqtt.telemetry` event, acknowledge it (QoS 1) once the event is in
 //! the kernel's log, and reconnect with a backoff that doubles from 250 ms
 //! to 30 s after a failure, until the kernel asks it to stop.
+//!
+//! The session is persistent (`clean_session = false`, a fixed client id):
+//! QoS 1 messages that arrive while the bridge is away (a broken
+//! connection, a restart of the kernel or the plugin) wait at the broker.
+//! Acknowledgements and subscriptions go through the client's request
+//! queue, which only drains while the connection is polled: when it is
+//! full they wait in `Pending` and are retried on the next turn, never
+//! blocking the loop that drains it.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use rumqttc::{Client, Connection, Event, MqttOptions, Packet, Publish, QoS};
@@ -20,6 +29,35 @@ pub const TELEMETRY_TOPIC: &str = "iot.mqtt.telemetry";
 const POLL: Duration = Duration::from_millis(500);
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const LONGEST_BACKOFF: Duration = Duration::from_secs(30);
+/// Capacity of the client's request queue (acknowledgements, subscriptions).
+const REQUEST_QUEUE: usize = 1024;
+
+/// Requests the client's queue could not take yet.
+#[derive(Default)]
+struct Pending {
+    acks: VecDeque<Publish>,
+    subscribe: bool,
+}
+
+impl Pending {
+    /// Hand what waits to the client, as far as its queue takes it.
+    fn flush(&mut self, client: &Client, settings: &Settings, qos: QoS) {
+        if self.subscribe {
+            let filters: Vec<_> = settings
+                .templates
+                .iter()
+                .map(|template| rumqttc::SubscribeFilter::new(template.filter(), qos))
+                .collect();
+            self.subscribe = client.try_subscribe_many(filters).is_err();
+        }
+        while let Some(message) = self.acks.front() {
+            if client.try_ack(message).is_err() {
+                break;
+            }
+            self.acks.pop_front();
+        }
+    }
+}
 
 /// Run the bridge until the kernel asks it to stop.
 pub fn run(host: Host<'_>, config: NativeConfig) -> Result<(), String> {
@@ -27,12 +65,12 @@ pub fn run(host: Host<'_>, config: NativeConfig) -> Result<(), String> {
     let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
     options
         .set_keep_alive(settings.keep_alive)
-        .set_clean_session(true)
+        .set_clean_session(false)
         .set_manual_acks(true);
     if let Some((username, password)) = &settings.credentials {
         options.set_credentials(username, password);
     }
-    let (client, mut connection) = Client::new(options, 64);
+    let (client, mut connection) = Client::new(options, REQUEST_QUEUE);
     host.log(
         LogLevel::Info,
         &format!(
@@ -65,7 +103,9 @@ fn poll(
         QoS::AtMostOnce
     };
     let mut backoff = FIRST_BACKOFF;
+    let mut pending = Pending::default();
     while !host.stopping() {
+        pending.flush(client, settings, qos);
         match connection.recv_timeout(POLL) {
             Err(rumqttc::RecvTimeoutError::Timeout) => {}
             Err(rumqttc::RecvTimeoutError::Disconnected) => {
@@ -75,11 +115,10 @@ fn poll(
                 backoff = FIRST_BACKOFF;
                 STATUS.set_connected(true);
                 host.log(LogLevel::Info, "MQTT bridge connected");
-                for template in &settings.templates {
-                    client
-                        .try_subscribe(template.filter(), qos)
-                        .map_err(|error| format!("cannot subscribe: {error}"))?;
-                }
+                // Acknowledgements of the previous connection are void;
+                // the broker sends those messages again.
+                pending.acks.clear();
+                pending.subscribe = true;
             }
             Ok(Ok(Event::Incoming(Packet::Publish(message)))) => {
                 if !forward(host, settings, &message) {
@@ -88,9 +127,7 @@ fn poll(
                     continue;
                 }
                 if message.qos != QoS::AtMostOnce {
-                    client
-                        .try_ack(&message)
-                        .map_err(|error| format!("cannot acknowledge: {error}"))?;
+                    pending.acks.push_back(message);
                 }
             }
             Ok(Ok(_)) => {}
