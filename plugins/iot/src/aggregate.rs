@@ -1,5 +1,6 @@
 //! Downsampling: per-minute and per-hour aggregates (min, max, sum, count)
-//! of each metric, merged as points arrive. Nothing here calls the kernel.
+//! of each metric, one record per device and bucket, merged as points
+//! arrive. Nothing here calls the kernel.
 
 use std::collections::BTreeMap;
 
@@ -95,18 +96,36 @@ impl Aggregate {
     }
 }
 
-/// The buckets a batch touches: (resolution, metric, bucket start) → its
+/// The aggregates of every metric of one device over one bucket: stored as
+/// one record, so that a batch updates two records (minute and hour)
+/// whatever the number of its metrics.
+pub type Bucket = BTreeMap<String, Aggregate>;
+
+/// Merge `add` into `into`, metric by metric.
+pub fn merge_bucket(into: &mut Bucket, add: &Bucket) {
+    for (metric, aggregate) in add {
+        let merged = match into.get(metric) {
+            Some(known) => known.merge(*aggregate),
+            None => *aggregate,
+        };
+        into.insert(metric.clone(), merged);
+    }
+}
+
+/// The buckets a batch touches: (resolution, bucket start) → each metric's
 /// aggregate, so each stored bucket is updated once per batch.
-pub fn buckets<'a>(readings: &[Reading<'a>]) -> BTreeMap<(Resolution, &'a str, u64), Aggregate> {
-    let mut buckets = BTreeMap::new();
+pub fn buckets(readings: &[Reading<'_>]) -> BTreeMap<(Resolution, u64), Bucket> {
+    let mut buckets: BTreeMap<(Resolution, u64), Bucket> = BTreeMap::new();
     for reading in readings {
         for resolution in Resolution::ALL {
-            let key = (resolution, reading.metric, resolution.bucket(reading.ts));
-            let merged = match buckets.get(&key) {
+            let bucket = buckets
+                .entry((resolution, resolution.bucket(reading.ts)))
+                .or_default();
+            let merged = match bucket.get(reading.metric) {
                 Some(known) => Aggregate::of(reading.value).merge(*known),
                 None => Aggregate::of(reading.value),
             };
-            buckets.insert(key, merged);
+            bucket.insert(reading.metric.to_owned(), merged);
         }
     }
     buckets
@@ -134,17 +153,30 @@ mod tests {
                 value: 8.0,
                 ts: 120_000,
             },
+            Reading {
+                metric: "h",
+                value: 5.0,
+                ts: 61_000,
+            },
         ];
         let buckets = buckets(&readings);
-        let first = buckets[&(Resolution::Minute, "t", 60_000)];
-        assert_eq!((first.min, first.max, first.count), (1.0, 3.0, 2));
-        assert_eq!(first.avg(), 2.0);
-        let hour = buckets[&(Resolution::Hour, "t", 0)];
+        let first = &buckets[&(Resolution::Minute, 60_000)];
+        assert_eq!(
+            (first["t"].min, first["t"].max, first["t"].count),
+            (1.0, 3.0, 2)
+        );
+        assert_eq!(first["t"].avg(), 2.0);
+        assert_eq!(first["h"].count, 1);
+        let hour = &buckets[&(Resolution::Hour, 0)]["t"];
         assert_eq!(
             (hour.min, hour.max, hour.count, hour.sum),
             (1.0, 8.0, 3, 12.0)
         );
         assert_eq!(buckets.len(), 3);
+        let mut stored = buckets[&(Resolution::Minute, 120_000)].clone();
+        merge_bucket(&mut stored, first);
+        assert_eq!(stored["t"].count, 3);
+        assert_eq!(stored["h"].count, 1);
         assert_eq!(Resolution::parse("hour"), Some(Resolution::Hour));
         assert_eq!(Resolution::parse("day"), None);
     }

@@ -12,6 +12,9 @@ use crate::rules::{Transition, transition};
 use crate::settings;
 use crate::store;
 
+/// How stale `last_seen` may get before a batch writes it, ms.
+const SEEN_RESOLUTION_MS: u64 = 1000;
+
 /// Store `batch` for `device` of `site`; returns how many points were
 /// taken. A bad batch is a 400 `invalid_telemetry` naming the point.
 pub fn ingest(site: &str, device: &Device, batch: &Batch) -> Result<usize, Error> {
@@ -31,13 +34,13 @@ pub fn ingest(site: &str, device: &Device, batch: &Batch) -> Result<usize, Error
         })
         .collect();
     storage::batch(&raw)?;
-    for ((resolution, metric, bucket), aggregate) in buckets(&readings) {
+    for ((resolution, bucket), aggregates) in buckets(&readings) {
         let key = format!(
             "{}{}",
-            store::aggregate_prefix(site, resolution, &device.id, metric),
+            store::aggregate_prefix(site, resolution, &device.id),
             store::stamp(bucket)
         );
-        store::merge_aggregate(&key, aggregate)?;
+        store::merge_bucket(&key, &aggregates)?;
     }
     storage::update_json(
         &store::latest_key(site, &device.id),
@@ -57,6 +60,14 @@ pub fn ingest(site: &str, device: &Device, batch: &Batch) -> Result<usize, Error
 /// Record that the device sent data now; announce it back online if the
 /// offline check had found it silent.
 fn mark_seen(site: &str, device: &Device, now: u64) -> Result<(), Error> {
+    // `last_seen` has a resolution of a second: a device sending several
+    // batches a second costs one write per second, not one per batch.
+    let recent = device
+        .last_seen
+        .is_some_and(|seen| now.saturating_sub(seen) < SEEN_RESOLUTION_MS);
+    if recent && !device.offline {
+        return Ok(());
+    }
     let mut was_offline = false;
     let key = store::device_key(site, &device.id);
     storage::try_update_json(&key, |current: Option<Device>| {

@@ -83,11 +83,11 @@ fn retention() -> Result<(), Error> {
         let latest = store::latest(&site, &id)?;
         for metric in latest.metrics.keys() {
             deleted += store::delete_older(&store::raw_prefix(&site, &id, metric), raw_cutoff)?;
-            deleted += store::delete_older(
-                &store::aggregate_prefix(&site, Resolution::Minute, &id, metric),
-                minute_cutoff,
-            )?;
         }
+        deleted += store::delete_older(
+            &store::aggregate_prefix(&site, Resolution::Minute, &id),
+            minute_cutoff,
+        )?;
     }
     // Redeliveries come within minutes; a day of markers is plenty.
     deleted += store::forget_events_before(now.saturating_sub(DAY_MS))?;

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use tessera_sdk::prelude::*;
 
-use crate::aggregate::{Aggregate, Resolution};
+use crate::aggregate::{Bucket, Resolution};
 use crate::ingest;
 use crate::model::{Batch, Device, NewDevice, is_metric, is_name};
 use crate::rules::Rule;
@@ -207,7 +207,7 @@ fn series(request: &Request, params: &Params) -> Result<Response, Error> {
     } else {
         let resolution = Resolution::parse(&resolution)
             .ok_or_else(|| Error::bad_request("`resolution` must be raw, minute or hour"))?;
-        for entry in storage::scan(&store::aggregate_prefix(&site, resolution, id, &metric)) {
+        for entry in storage::scan(&store::aggregate_prefix(&site, resolution, id)) {
             let (key, value) = entry?;
             let ts = stamp_of(&key);
             if ts < resolution.bucket(from) {
@@ -216,11 +216,14 @@ fn series(request: &Request, params: &Params) -> Result<Response, Error> {
             if ts > to || items.len() >= MAX_SERIES {
                 break;
             }
-            let aggregate: Aggregate = serde_json::from_slice(&value).map_err(|error| {
+            let bucket: Bucket = serde_json::from_slice(&value).map_err(|error| {
                 Error::internal(format!(
-                    "the aggregate under `{key}` is unreadable: {error}"
+                    "the aggregates under `{key}` are unreadable: {error}"
                 ))
             })?;
+            let Some(aggregate) = bucket.get(&metric) else {
+                continue;
+            };
             items.push(json!({
                 "ts": ts, "min": aggregate.min, "max": aggregate.max,
                 "avg": aggregate.avg(), "count": aggregate.count,

@@ -6,14 +6,14 @@
 //! | `site/<site>/device/<device>` | [`Device`] |
 //! | `site/<site>/latest/<device>` | [`Latest`] |
 //! | `site/<site>/raw/<device>/<metric>/<ts, 20 digits>` | the value (JSON number) |
-//! | `site/<site>/agg/<minute or hour>/<device>/<metric>/<bucket, 20 digits>` | [`Aggregate`] |
+//! | `site/<site>/agg/<minute or hour>/<device>/<bucket, 20 digits>` | [`Bucket`]: metric → aggregate |
 //! | `site/<site>/rule/<rule>` | [`Rule`] |
 //! | `site/<site>/breached/<rule>/<device>` | `true` while the rule is breached |
 //! | `event/<published at, 20 digits>/<event id>` | empty: a connector event already handled |
 
 use tessera_sdk::{Error, storage};
 
-use crate::aggregate::{Aggregate, Resolution};
+use crate::aggregate::{self, Bucket, Resolution};
 use crate::model::{Device, Latest};
 use crate::rules::Rule;
 
@@ -42,9 +42,9 @@ pub fn raw_prefix(site: &str, device: &str, metric: &str) -> String {
     format!("site/{site}/raw/{device}/{metric}/")
 }
 
-/// The prefix of a device's aggregates of `metric` at `resolution`.
-pub fn aggregate_prefix(site: &str, resolution: Resolution, device: &str, metric: &str) -> String {
-    format!("site/{site}/agg/{}/{device}/{metric}/", resolution.name())
+/// The prefix of a device's aggregate buckets at `resolution`.
+pub fn aggregate_prefix(site: &str, resolution: Resolution, device: &str) -> String {
+    format!("site/{site}/agg/{}/{device}/", resolution.name())
 }
 
 /// `site/<site>/rule/<rule>`.
@@ -136,11 +136,12 @@ pub fn rules(site: &str) -> Result<Vec<(String, Rule)>, Error> {
         .collect()
 }
 
-/// Merge `add` into the stored aggregate (compare-and-swap loop).
-pub fn merge_aggregate(key: &str, add: Aggregate) -> Result<(), Error> {
-    storage::update_json(key, |current: Option<Aggregate>| match current {
-        Some(known) => known.merge(add),
-        None => add,
+/// Merge `add` into the stored bucket (compare-and-swap loop).
+pub fn merge_bucket(key: &str, add: &Bucket) -> Result<(), Error> {
+    storage::update_json(key, |current: Option<Bucket>| {
+        let mut bucket = current.unwrap_or_default();
+        aggregate::merge_bucket(&mut bucket, add);
+        bucket
     })
     .map(drop)
 }
