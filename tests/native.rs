@@ -204,7 +204,8 @@ fn a_library_built_for_another_abi_is_refused_naming_both_versions() {
             error,
             NativeError::AbiMismatch {
                 found: 999,
-                expected: 1,
+                expected: 2,
+                oldest: 1,
                 ..
             }
         ),
@@ -212,7 +213,7 @@ fn a_library_built_for_another_abi_is_refused_naming_both_versions() {
     );
     let message = error.to_string();
     assert!(
-        message.contains("was built for native ABI 999, this kernel speaks ABI 1"),
+        message.contains("was built for native ABI 999, this kernel speaks ABI 2"),
         "{message}"
     );
     assert!(message.contains("libfixture_native_bad_abi"), "{message}");

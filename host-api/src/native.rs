@@ -17,6 +17,7 @@
 //! | `tessera_native_handle` | `fn(*const u8, usize, *mut TesseraBuffer) -> i32` | a JSON [`NativeRequest`] in, a JSON [`NativeResponse`] out |
 //! | `tessera_native_on_event` | `fn(*const u8, usize, *mut TesseraBuffer) -> i32` | a JSON [`NativeEvent`] in, nothing (or an error message) out |
 //! | `tessera_native_free` | `fn(TesseraBuffer)` | frees a buffer the library returned |
+//! | `tessera_native_run` (ABI 2, optional) | `fn(*const TesseraHost, *const u8, usize, *mut TesseraBuffer) -> i32` | the plugin's background worker, see [`RunFn`] |
 //!
 //! Every function is `extern "C"` and unmangled. The return value of the two
 //! calls is a [`NativeStatus`] code: `0` with the encoded answer in `out`, or
@@ -29,7 +30,8 @@
 //! them.
 //!
 //! **Versioning.** The kernel reads `tessera_native_abi_version` before
-//! anything else and refuses a library built for another version. Adding an
+//! anything else and refuses a library built for a version outside
+//! [`OLDEST_NATIVE_ABI_VERSION`]..=[`NATIVE_ABI_VERSION`]. Adding an
 //! optional field to the JSON records keeps the version (unknown fields are
 //! ignored on both sides, missing optional ones take their default); any
 //! other change to the symbols, the codes or the records bumps it.
@@ -62,21 +64,42 @@
 
 mod buffer;
 pub mod guest;
+mod host;
 mod message;
 mod status;
 
 pub use buffer::TesseraBuffer;
+pub use host::{
+    Host, LogFn, LogLevel, NativeConfig, PublishCode, PublishError, PublishFn, RunFn, SYMBOL_RUN,
+    TesseraHost, WaitFn,
+};
 pub use message::{CodecError, Headers, NativeEvent, NativeRequest, NativeResponse};
 pub use status::NativeStatus;
 
 /// The version of the native ABI this crate defines. A library reports the
 /// version it was built for from `tessera_native_abi_version`; the kernel
-/// loads only libraries reporting its own.
+/// loads libraries reporting a version from [`OLDEST_NATIVE_ABI_VERSION`]
+/// to this one.
+///
+/// - **1**: `handle`, `on_event` and `free`.
+/// - **2**: adds the optional `tessera_native_run` ([`RunFn`]), a
+///   background worker the kernel runs on a thread of its own with a
+///   [`TesseraHost`] table to publish events, log, and learn when to stop.
+///   A library built for 2 is refused by a kernel that only speaks 1, which
+///   would silently never run its worker.
 ///
 /// ```
-/// assert_eq!(tessera_host_api::native::NATIVE_ABI_VERSION, 1);
+/// assert_eq!(tessera_host_api::native::NATIVE_ABI_VERSION, 2);
 /// ```
-pub const NATIVE_ABI_VERSION: u32 = 1;
+pub const NATIVE_ABI_VERSION: u32 = 2;
+
+/// The oldest native ABI version this crate's kernel still loads: a
+/// library built for ABI 1 has the same three symbols and no worker.
+///
+/// ```
+/// assert_eq!(tessera_host_api::native::OLDEST_NATIVE_ABI_VERSION, 1);
+/// ```
+pub const OLDEST_NATIVE_ABI_VERSION: u32 = 1;
 
 /// Name of the symbol reporting the ABI version: an [`AbiVersionFn`].
 ///
@@ -120,7 +143,7 @@ pub const SYMBOL_FREE: &str = "tessera_native_free";
 /// }
 /// let symbol: AbiVersionFn = version;
 /// // SAFETY: `version` has no preconditions.
-/// assert_eq!(unsafe { symbol() }, 1);
+/// assert_eq!(unsafe { symbol() }, 2);
 /// ```
 pub type AbiVersionFn = unsafe extern "C" fn() -> u32;
 
@@ -182,6 +205,9 @@ pub type FreeFn = unsafe extern "C" fn(TesseraBuffer);
 ///   counterpart of the WIT `handler.handle`.
 /// - `on_event`: `Fn(NativeEvent) -> Result<(), String>`, the counterpart of
 ///   `subscriber.on-event`; without it every event is acknowledged.
+/// - `run` (optional, ABI 2): `FnOnce(Host<'_>, NativeConfig) -> Result<(),
+///   String>`, the plugin's background worker (see [`RunFn`](crate::native::RunFn)):
+///   it returns when `host.wait(..)` or `host.stopping()` says to stop.
 ///
 /// Both may be called from several threads at once. A panic in either is
 /// caught and reported to the kernel as
@@ -200,12 +226,33 @@ pub type FreeFn = unsafe extern "C" fn(TesseraBuffer);
 /// }
 ///
 /// tessera_host_api::export_native_plugin!(handle);
-/// # assert_eq!(tessera_native_abi_version(), 1);
+/// # assert_eq!(tessera_native_abi_version(), 2);
 /// ```
 #[macro_export]
 macro_rules! export_native_plugin {
     ($handle:expr) => {
         $crate::export_native_plugin!($handle, $crate::native::guest::acknowledge_event);
+    };
+    ($handle:expr, $on_event:expr, $run:expr $(,)?) => {
+        $crate::export_native_plugin!($handle, $on_event);
+
+        /// Run the plugin's background worker until the kernel asks it to
+        /// stop (native ABI 2).
+        ///
+        /// # Safety
+        ///
+        /// The contract of `tessera_host_api::native::RunFn`.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn tessera_native_run(
+            host: *const $crate::native::TesseraHost,
+            config_ptr: *const u8,
+            config_len: usize,
+            out: *mut $crate::native::TesseraBuffer,
+        ) -> i32 {
+            // SAFETY: the kernel upholds the `RunFn` contract, which is
+            // exactly `run_worker`'s.
+            unsafe { $crate::native::guest::run_worker(host, config_ptr, config_len, out, $run) }
+        }
     };
     ($handle:expr, $on_event:expr $(,)?) => {
         /// The native ABI version this library was built for.

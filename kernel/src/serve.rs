@@ -132,6 +132,10 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
         tokio::task::spawn_blocking(move || load_demo(&data, address, &script));
     }
     server.run(shutdown).await;
+    // Native workers publish events: stop them before the bus and storage.
+    if let Some(lifecycle) = &state.lifecycle {
+        lifecycle.native().stop_workers();
+    }
     bus.stop();
     scheduler.stop();
     storage.close().context("closing the database")?;

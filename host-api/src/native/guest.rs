@@ -213,6 +213,50 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
     message
 }
 
+/// Run a worker for `tessera_native_run`: decode the configuration, call
+/// `worker` with the kernel's table inside `catch_unwind`, and report its
+/// outcome as a [`NativeStatus`] with the error or panic message in `out`.
+///
+/// # Safety
+///
+/// The contract of [`RunFn`](super::RunFn).
+pub unsafe fn run_worker<F>(
+    host: *const super::TesseraHost,
+    config_ptr: *const u8,
+    config_len: usize,
+    out: *mut TesseraBuffer,
+    worker: F,
+) -> i32
+where
+    F: FnOnce(super::Host<'_>, super::NativeConfig) -> Result<(), String>,
+{
+    // SAFETY: per `RunFn`, `host` is null or valid for the whole call.
+    let Some(raw) = (unsafe { host.as_ref() }) else {
+        // SAFETY: forwarded from this function's contract.
+        return unsafe {
+            dispatch(config_ptr, config_len, out, |_| {
+                Err((NativeStatus::BadInput, "the host table is null".to_owned()))
+            })
+        };
+    };
+    // SAFETY: `raw` is the table of this running call.
+    let host = unsafe { super::Host::from_raw(raw) };
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        dispatch(config_ptr, config_len, out, |input| {
+            let config: super::NativeConfig = serde_json::from_slice(input).map_err(|error| {
+                (
+                    NativeStatus::BadInput,
+                    format!("the configuration is not a JSON object of strings: {error}"),
+                )
+            })?;
+            worker(host, config)
+                .map(|()| Vec::new())
+                .map_err(|message| (NativeStatus::Error, message))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +331,113 @@ mod tests {
         let (status, out) = call_event(&input, |event| Err(format!("no {}", event.topic)));
         assert_eq!(status, NativeStatus::Error.code());
         assert_eq!(out, b"no a.b");
+    }
+
+    /// A host table over a `Vec` of published (topic, payload) pairs that
+    /// answers `wait` with "stop" after `stop_after` calls.
+    struct FakeHost {
+        published: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
+        waits: std::sync::atomic::AtomicU32,
+        stop_after: u32,
+    }
+
+    unsafe extern "C" fn fake_publish(
+        context: *mut std::ffi::c_void,
+        topic: *const u8,
+        topic_len: usize,
+        payload: *const u8,
+        payload_len: usize,
+    ) -> i32 {
+        let host = unsafe { &*(context as *const FakeHost) };
+        let topic = unsafe { std::slice::from_raw_parts(topic, topic_len) };
+        let payload = unsafe { std::slice::from_raw_parts(payload, payload_len) };
+        if topic == b"refused.topic" {
+            return super::super::PublishCode::NotPermitted as i32;
+        }
+        host.published
+            .lock()
+            .unwrap()
+            .push((String::from_utf8(topic.to_vec()).unwrap(), payload.to_vec()));
+        0
+    }
+
+    unsafe extern "C" fn fake_log(_: *mut std::ffi::c_void, _: u32, _: *const u8, _: usize) {}
+
+    unsafe extern "C" fn fake_wait(context: *mut std::ffi::c_void, _: u64) -> u32 {
+        let host = unsafe { &*(context as *const FakeHost) };
+        let waited = host
+            .waits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        u32::from(waited + 1 >= host.stop_after)
+    }
+
+    type Published = Vec<(String, Vec<u8>)>;
+
+    fn run(
+        config: &[u8],
+        worker: impl FnOnce(super::super::Host<'_>, super::super::NativeConfig) -> Result<(), String>,
+    ) -> (i32, Vec<u8>, Published) {
+        let fake = FakeHost {
+            published: std::sync::Mutex::new(Vec::new()),
+            waits: std::sync::atomic::AtomicU32::new(0),
+            stop_after: 3,
+        };
+        let table = super::super::TesseraHost {
+            context: std::ptr::from_ref(&fake).cast_mut().cast(),
+            publish: fake_publish,
+            log: fake_log,
+            wait: fake_wait,
+        };
+        let mut out = TesseraBuffer::empty();
+        let status = unsafe { run_worker(&table, config.as_ptr(), config.len(), &mut out, worker) };
+        let published = fake.published.lock().unwrap().clone();
+        (status, unsafe { out.into_vec() }, published)
+    }
+
+    #[test]
+    fn a_worker_gets_its_config_publishes_and_returns_when_asked_to_stop() {
+        let (status, out, published) = run(br#"{"every":"5"}"#, |host, config| {
+            let mut round = 0;
+            while !host.wait(std::time::Duration::from_millis(1)) {
+                round += 1;
+                host.publish_json(
+                    "a.tick",
+                    &serde_json::json!({ "round": round, "every": config["every"] }),
+                )
+                .map_err(|error| error.to_string())?;
+            }
+            host.log(super::super::LogLevel::Info, "bye");
+            Ok(())
+        });
+        assert_eq!((status, out), (NativeStatus::Ok.code(), Vec::new()));
+        assert_eq!(published.len(), 2);
+        assert_eq!(published[1].0, "a.tick");
+        assert_eq!(published[1].1, br#"{"every":"5","round":2}"#);
+    }
+
+    #[test]
+    fn worker_errors_refusals_panics_and_bad_config_are_reported() {
+        let (status, out, _) = run(b"{}", |host, _| {
+            host.publish("refused.topic", b"{}")
+                .map_err(|error| error.to_string())
+        });
+        assert_eq!(status, NativeStatus::Error.code());
+        assert!(String::from_utf8(out).unwrap().contains("NotPermitted"));
+        let (status, out, _) = run(b"{}", |_, _| panic!("worker down"));
+        assert_eq!(
+            (status, out),
+            (NativeStatus::Panic.code(), b"worker down".to_vec())
+        );
+        let (status, out, _) = run(b"[1]", |_, _| Ok(()));
+        assert_eq!(status, NativeStatus::BadInput.code());
+        assert!(String::from_utf8(out).unwrap().contains("configuration"));
+        let mut out = TesseraBuffer::empty();
+        let status = unsafe {
+            run_worker(std::ptr::null(), std::ptr::null(), 0, &mut out, |_, _| {
+                Ok(())
+            })
+        };
+        assert_eq!(status, NativeStatus::BadInput.code());
+        unsafe { free_buffer(out) };
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::{Lifecycle, LifecycleError};
-use crate::native::{HOST_TARGET, LoadedNative, NativePlugin, NativePolicy};
+use crate::native::{HOST_TARGET, KernelServices, LoadedNative, NativePlugin, NativePolicy};
 use crate::package::{Package, Verification};
 use crate::runtime::LoadError;
 
@@ -85,12 +85,33 @@ impl Lifecycle {
         })??;
         let digest = package.payload_sha256().to_hex();
         let mount = manifest.plugin.mount.clone();
+        let mut config = manifest.config.clone();
+        config.extend(
+            crate::serve::config_overrides(&self.data, &id).map_err(|error| {
+                LifecycleError::Io {
+                    what: format!("reading the configuration of `{id}`"),
+                    source: std::io::Error::other(format!("{error:#}")),
+                }
+            })?,
+        );
+        let config = serde_json::to_vec(&config).map_err(|error| LifecycleError::Io {
+            what: format!("encoding the configuration of `{id}`"),
+            source: std::io::Error::other(error),
+        })?;
+        let services = Arc::new(KernelServices::new(
+            manifest.clone(),
+            self.runtime.clone(),
+            tokio::runtime::Handle::current(),
+        ));
         let loaded = Arc::new(LoadedNative::new(manifest, plugin, digest));
         self.native
-            .activate(loaded)
+            .activate(loaded.clone())
             .map_err(|owner| LoadError::MountTaken { mount, owner })?;
         // An upgrade or rollback from a WebAssembly version of the plugin.
         self.runtime.deactivate(&id);
+        // ABI 2: its background worker, if it has one (the replaced
+        // version's was stopped by `activate`).
+        loaded.start_worker(services, config);
         tracing::info!(plugin = %id, "native plugin loaded");
         Ok(())
     }

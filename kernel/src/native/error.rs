@@ -62,7 +62,7 @@ pub enum NativeError {
     },
     /// The library was built for another version of the native ABI.
     #[error(
-        "native plugin {path} was built for native ABI {found}, this kernel speaks ABI {expected}; rebuild it against a tessera-host-api whose NATIVE_ABI_VERSION is {expected}"
+        "native plugin {path} was built for native ABI {found}, this kernel speaks ABI {expected} (and still loads libraries built for ABI {oldest} to {expected}); rebuild it against a tessera-host-api whose NATIVE_ABI_VERSION is {expected}"
     )]
     AbiMismatch {
         /// The library.
@@ -71,6 +71,8 @@ pub enum NativeError {
         found: u32,
         /// The version this kernel speaks.
         expected: u32,
+        /// The oldest version this kernel still loads.
+        oldest: u32,
     },
     /// The kernel could not encode what it meant to send.
     #[error("cannot encode the {what} for native plugin {path}: {source}")]

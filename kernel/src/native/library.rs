@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use tessera_host_api::native::{
-    AbiVersionFn, CallFn, FreeFn, NATIVE_ABI_VERSION, SYMBOL_ABI_VERSION, SYMBOL_FREE,
-    SYMBOL_HANDLE, SYMBOL_ON_EVENT, TesseraBuffer,
+    AbiVersionFn, CallFn, FreeFn, NATIVE_ABI_VERSION, OLDEST_NATIVE_ABI_VERSION, RunFn,
+    SYMBOL_ABI_VERSION, SYMBOL_FREE, SYMBOL_HANDLE, SYMBOL_ON_EVENT, SYMBOL_RUN, TesseraBuffer,
+    TesseraHost,
 };
 
 use super::NativeError;
@@ -20,6 +21,8 @@ pub(super) struct Library {
     handle: CallFn,
     on_event: CallFn,
     free: FreeFn,
+    /// `tessera_native_run`, which only ABI 2 libraries may export.
+    run: Option<RunFn>,
     // The function pointers above point into this library: it is only
     // unloaded when this struct is dropped, after which they are gone too.
     _library: libloading::Library,
@@ -63,11 +66,12 @@ impl Library {
                 .map_err(missing(SYMBOL_ABI_VERSION))?;
         // SAFETY: the version function has no preconditions.
         let abi_version = unsafe { abi_version_fn() };
-        if abi_version != NATIVE_ABI_VERSION {
+        if !(OLDEST_NATIVE_ABI_VERSION..=NATIVE_ABI_VERSION).contains(&abi_version) {
             return Err(NativeError::AbiMismatch {
                 path,
                 found: abi_version,
                 expected: NATIVE_ABI_VERSION,
+                oldest: OLDEST_NATIVE_ABI_VERSION,
             });
         }
         // SAFETY: the library reports this kernel's ABI version, whose
@@ -80,12 +84,24 @@ impl Library {
         // SAFETY: as above.
         let free: FreeFn = *unsafe { library.get::<FreeFn>(SYMBOL_FREE.as_bytes()) }
             .map_err(missing(SYMBOL_FREE))?;
+        // ABI 2 adds the optional worker; an ABI 1 library's symbol of
+        // that name (if any) is not ours to call.
+        let run: Option<RunFn> = if abi_version >= 2 {
+            // SAFETY: ABI 2 defines `tessera_native_run` as a `RunFn`; the
+            // pointer is stored with `library`.
+            unsafe { library.get::<RunFn>(SYMBOL_RUN.as_bytes()) }
+                .ok()
+                .map(|symbol| *symbol)
+        } else {
+            None
+        };
         Ok(Self {
             path,
             abi_version,
             handle,
             on_event,
             free,
+            run,
             _library: library,
         })
     }
@@ -108,6 +124,46 @@ impl Library {
     /// Call `tessera_native_on_event` with `input`.
     pub(super) fn call_on_event(&self, input: &[u8]) -> Result<Returned, String> {
         self.call(self.on_event, input)
+    }
+
+    /// Whether the library exports a worker (`tessera_native_run`).
+    pub(super) fn has_worker(&self) -> bool {
+        self.run.is_some()
+    }
+
+    /// Call `tessera_native_run` with `host` and the configuration `config`
+    /// (a JSON object); `None` when the library has no worker. Blocks for
+    /// as long as the worker runs.
+    pub(super) fn call_run(
+        &self,
+        host: &TesseraHost,
+        config: &[u8],
+    ) -> Option<Result<Returned, String>> {
+        let run = self.run?;
+        let mut out = ReturnedBuffer {
+            buffer: TesseraBuffer::empty(),
+            free: self.free,
+        };
+        // SAFETY: `run` was resolved under ABI 2 from this library, loaded
+        // while `self` lives. The `RunFn` contract holds: `host` is valid
+        // (its context included) until the call returns, `config` is
+        // readable and unchanged during the call, `out.buffer` is a valid
+        // `TesseraBuffer` to write.
+        let code = unsafe { run(host, config.as_ptr(), config.len(), &mut out.buffer) };
+        // SAFETY: as in `call`.
+        Some(match unsafe { out.buffer.as_bytes() } {
+            Some(bytes) => Ok(Returned {
+                code,
+                bytes: bytes.to_vec(),
+            }),
+            None => {
+                let leaked = std::mem::take(&mut out.buffer);
+                Err(format!(
+                    "its output buffer is impossible (pointer {:p}, length {}) after returning status {code}",
+                    leaked.ptr, leaked.len
+                ))
+            }
+        })
     }
 
     /// Call `function`, copy what it wrote to `out`, free it with the

@@ -39,12 +39,17 @@ mod error;
 mod library;
 mod registry;
 mod scratch;
+mod services;
+mod worker;
 
 pub use error::NativeError;
 pub use registry::{LoadedNative, NativeRegistry};
+pub use services::KernelServices;
 pub use tessera_host_api::native::{
-    NATIVE_ABI_VERSION, NativeEvent, NativeRequest, NativeResponse, NativeStatus,
+    LogLevel, NATIVE_ABI_VERSION, NativeEvent, NativeRequest, NativeResponse, NativeStatus,
+    OLDEST_NATIVE_ABI_VERSION, PublishCode, TesseraHost,
 };
+pub use worker::{NativeWorker, STOP_GRACE, WorkerServices};
 
 use library::{Library, Returned, message};
 
@@ -252,6 +257,21 @@ impl NativePlugin {
         })?;
         self.outcome(WHAT, self.library.call_on_event(&input))
             .map(drop)
+    }
+
+    /// Whether the library exports a background worker
+    /// (`tessera_native_run`, native ABI 2); [`NativeWorker::start`] runs
+    /// it.
+    pub fn has_worker(&self) -> bool {
+        self.library.has_worker()
+    }
+
+    /// Run the library's worker on the calling thread until it returns:
+    /// `None` when it has none. `host` (and its context) must stay valid
+    /// for the whole call; [`NativeWorker`] provides one.
+    pub fn run(&self, host: &TesseraHost, config: &[u8]) -> Option<Result<(), NativeError>> {
+        let returned = self.library.call_run(host, config)?;
+        Some(self.outcome("worker", returned).map(drop))
     }
 
     /// [`handle`](Self::handle) on tokio's blocking thread pool.

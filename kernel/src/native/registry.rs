@@ -3,19 +3,22 @@
 //! it; the router reads it for `/api/<mount>/...`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tessera_host_api::Manifest;
 
 use super::NativePlugin;
+use super::worker::{NativeWorker, STOP_GRACE, WorkerServices};
 
-/// A native plugin activated from a package: its manifest, its library and
-/// the digest of the library's bytes.
+/// A native plugin activated from a package: its manifest, its library,
+/// the digest of the library's bytes and, once started, its background
+/// worker (native ABI 2).
 #[derive(Debug)]
 pub struct LoadedNative {
     manifest: Manifest,
     plugin: NativePlugin,
     digest: String,
+    worker: Mutex<Option<NativeWorker>>,
 }
 
 impl LoadedNative {
@@ -26,7 +29,33 @@ impl LoadedNative {
             manifest,
             plugin,
             digest,
+            worker: Mutex::new(None),
         }
+    }
+
+    /// Start the library's worker, if it has one and none runs yet, with
+    /// `services` and the plugin's configuration `config` (a JSON object
+    /// of strings). Whether a worker runs now.
+    pub fn start_worker(&self, services: Arc<dyn WorkerServices>, config: Vec<u8>) -> bool {
+        let mut worker = self.worker();
+        if worker.is_none() {
+            *worker = NativeWorker::start(self.id(), &self.plugin, services, config);
+        }
+        worker.is_some()
+    }
+
+    /// Stop its worker, if one runs, waiting up to [`STOP_GRACE`].
+    pub fn stop_worker(&self) {
+        let worker = self.worker().take();
+        if let Some(worker) = worker {
+            worker.stop(STOP_GRACE);
+        }
+    }
+
+    fn worker(&self) -> std::sync::MutexGuard<'_, Option<NativeWorker>> {
+        self.worker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Its plugin id.
@@ -106,30 +135,52 @@ impl NativeRegistry {
             .cloned()
     }
 
-    /// Serve `plugin` from now on, replacing the one with the same id.
-    /// Refused with the owner's id when another plugin holds its mount.
+    /// Serve `plugin` from now on, replacing the one with the same id
+    /// (whose worker is stopped before this returns, so that the caller
+    /// may then start the new one's). Refused with the owner's id when
+    /// another plugin holds its mount.
     pub fn activate(&self, plugin: Arc<LoadedNative>) -> Result<(), String> {
         let id = plugin.id().to_owned();
         let mount = plugin.manifest().plugin.mount.clone();
-        let mut inner = self.write();
-        if let Some(owner) = inner.mounts.get(&mount)
-            && owner != &id
-        {
-            return Err(owner.clone());
+        let replaced = {
+            let mut inner = self.write();
+            if let Some(owner) = inner.mounts.get(&mount)
+                && owner != &id
+            {
+                return Err(owner.clone());
+            }
+            let replaced = inner.by_id.insert(id.clone(), plugin);
+            if let Some(old) = &replaced {
+                inner.mounts.remove(&old.manifest().plugin.mount);
+            }
+            inner.mounts.insert(mount, id);
+            replaced
+        };
+        if let Some(old) = replaced {
+            old.stop_worker();
         }
-        if let Some(old) = inner.by_id.insert(id.clone(), plugin) {
-            inner.mounts.remove(&old.manifest().plugin.mount);
-        }
-        inner.mounts.insert(mount, id);
         Ok(())
     }
 
-    /// Stop serving `id`; requests in flight finish. Returns it.
+    /// Stop serving `id` and stop its worker; requests in flight finish.
+    /// Returns it.
     pub fn deactivate(&self, id: &str) -> Option<Arc<LoadedNative>> {
-        let mut inner = self.write();
-        let removed = inner.by_id.remove(id)?;
-        inner.mounts.remove(&removed.manifest().plugin.mount);
+        let removed = {
+            let mut inner = self.write();
+            let removed = inner.by_id.remove(id)?;
+            inner.mounts.remove(&removed.manifest().plugin.mount);
+            removed
+        };
+        removed.stop_worker();
         Some(removed)
+    }
+
+    /// Stop every plugin's worker (at shutdown, before storage closes);
+    /// the plugins keep serving.
+    pub fn stop_workers(&self) {
+        for plugin in self.plugins() {
+            plugin.stop_worker();
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
