@@ -17,6 +17,7 @@ mod connector;
 mod ingest;
 mod jobs;
 pub mod model;
+mod my_devices;
 mod routes;
 pub mod rules;
 mod settings;

@@ -29,6 +29,7 @@ pub fn router() -> Router {
     Router::new()
         .post("/devices", create_device)
         .get("/devices", list_devices)
+        .get("/me/devices", crate::my_devices::handle)
         .get("/devices/:id", get_device)
         .delete("/devices/:id", delete_device)
         .post("/devices/:id/token", rotate_token)
