@@ -65,8 +65,9 @@ function day(value) {
 
 function table(headers, rows, empty) {
   if (!rows.length) return el("p", { class: "muted" }, empty);
-  return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((cell) => el("td", {}, cell))))));
+  return el("div", { class: "table-wrap" }, el("table", {},
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((cell) => el("td", {}, cell)))))));
 }
 
 function card(title, id, ...content) {
@@ -134,7 +135,9 @@ async function ordersBlock() {
     badge(order.status, order.status === "cancelled" ? "bad" : order.status === "placed" ? "warn" : "ok"),
     money(order.totals.total, order.totals.currency),
     order.status === "placed" ? el("button", { type: "button", onclick: () => pay(order) }, `Pay ${order.id}`) : ""]);
-  return card("Orders", "orders", table(["Order", "Date", "Status", "Total", ""], rows, "No orders yet."));
+  const section = card("Orders", "orders", table(["Order", "Date", "Status", "Total", ""], rows, "No orders yet."));
+  section.classList.add("wide");
+  return section;
 }
 
 async function pay(order) {

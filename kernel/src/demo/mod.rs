@@ -258,8 +258,14 @@ fn run_step(
         .map(|body| substitute_json(body, saved))
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    let headers = step
+        .headers
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), substitute(value, saved)?)))
+        .collect::<Result<BTreeMap<_, _>, String>>()
+        .map_err(anyhow::Error::msg)?;
     let answer = expect_ok(
-        client.call(who, &step.method, &path, body.as_ref(), &step.headers)?,
+        client.call(who, &step.method, &path, body.as_ref(), &headers)?,
         "the call",
         &step.also_ok,
     )?;
