@@ -1767,7 +1767,11 @@ fn a_submitted_draft_is_published_when_a_reviewer_approves_it_in_the_workflow() 
     // The approval publishes the submitted version.
     let live = poll(|| kernel.get(&delivery), |reply| reply.status == 200);
     assert_eq!(live.status, 200, "published on approval: {}", live.body);
-    let record = wendy.get(&kernel, &format!("/api/cms/entries/{id}/review"));
+    // The review record is updated right after the publish it caused.
+    let record = poll(
+        || wendy.get(&kernel, &format!("/api/cms/entries/{id}/review")),
+        |reply| reply.json()["status"] == "approved",
+    );
     assert_eq!(record.json()["status"], "approved", "{}", record.body);
     assert_eq!(record.json()["decided_by"], "rex");
     assert_eq!(record.json()["decision_comment"], "ship it");
