@@ -66,27 +66,7 @@ async fn call(
     path: &str,
     body: serde_json::Value,
 ) -> serde_json::Value {
-    let loaded = runtime.by_id(plugin).unwrap();
-    let request = WitRequest {
-        method,
-        path: path.to_owned(),
-        query: String::new(),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: body.to_string().into_bytes(),
-        request_id: "seed".into(),
-    };
-    let context = CallContext::for_principal("seed".into(), admin(), None);
-    let response = runtime
-        .call_handler(loaded, request, context)
-        .await
-        .unwrap();
-    assert!(
-        (200..300).contains(&response.status),
-        "{plugin} {path}: {} {}",
-        response.status,
-        String::from_utf8_lossy(&response.body)
-    );
-    serde_json::from_slice(&response.body).unwrap_or_default()
+    support::seed::call(runtime, plugin, admin(), method, path, body).await
 }
 
 /// A type, an entry without variants (`plain`) and one with variants
