@@ -11,6 +11,7 @@ use tessera_host_api::bindings::tessera::plugin::http_types::{Request, Response}
 use wasmtime::component::Instance;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::phase_timing::{self, CallPhases, PhaseClock};
 use super::plugin::Exports;
 use super::{HostState, LoadedPlugin, Runtime};
 
@@ -146,15 +147,24 @@ struct Prepared {
 /// timeout or exhaustion. Every export call goes through here.
 macro_rules! call_export {
     ($runtime:expr, $plugin:expr, $context:expr, |$store:ident, $instance:ident| $call:expr) => {{
+        let mut clock = PhaseClock::start();
+        let mut phases = CallPhases::default();
         let mut prepared = $runtime.prepare_store($plugin.clone(), $context);
+        phases.prepare = clock.lap();
         let deadline = prepared.deadline + HOST_CALL_GRACE;
         let outcome = tokio::time::timeout_at(deadline.into(), async {
             let $instance = instantiate(&$plugin, &mut prepared.store).await?;
+            phases.instantiate = clock.lap();
             let $store = &mut prepared.store;
             $call
         })
         .await;
-        $runtime.finish(&$plugin, &prepared, outcome)
+        phases.call = clock.lap();
+        let result = $runtime.finish(&$plugin, &prepared, outcome);
+        drop(prepared);
+        phases.teardown = clock.lap();
+        phase_timing::record(phases);
+        result
     }};
 }
 

@@ -17,6 +17,7 @@ mod call;
 mod compile_cache;
 mod engine;
 mod limiter;
+pub mod phase_timing;
 mod plugin;
 mod state;
 
