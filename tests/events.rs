@@ -285,3 +285,147 @@ fn publishing_outside_the_declared_topics_is_refused() {
         log.body
     );
 }
+
+/// Wait (up to 30 s) until every subscriber has handled the whole log.
+fn wait_no_lag(kernel: &Kernel) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = as_admin(kernel, "GET", "/admin/events/subscriptions", None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let body = reply.json();
+        let subscriptions = body["subscriptions"].as_array().unwrap();
+        if subscriptions.iter().all(|s| s["lag"] == 0) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{}", reply.body);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn logged_entry_ids(kernel: &Kernel) -> Vec<String> {
+    let log = as_admin(kernel, "GET", "/admin/events?topic=cms.entry.", None);
+    assert_eq!(log.status, 200, "{}", log.body);
+    log.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["payload"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn handled_events_past_their_retention_are_compacted_and_dead_letters_keep_theirs() {
+    let data = tempfile::tempdir().unwrap();
+    // Retention 0: an event may go as soon as every subscriber handled it.
+    // Compaction is asked for explicitly; the timer would be an hour away.
+    std::fs::write(
+        data.path().join("kernel.toml"),
+        "[events]\nretention-hours = 0\ncompact-every-seconds = 3600\n",
+    )
+    .unwrap();
+    let kernel = support::start_with_admin(data.path());
+    let retention = as_admin(&kernel, "GET", "/admin/events/retention", None);
+    assert_eq!(retention.status, 200, "{}", retention.body);
+    assert_eq!(
+        retention.json()["retention_seconds"],
+        0,
+        "{}",
+        retention.body
+    );
+    assert_eq!(retention.json()["compact_every_seconds"], 3600);
+
+    // `pinned` is dead-lettered; `a` and `b` are handled.
+    set_mode(&kernel, "fail");
+    create_entry(&kernel, "pinned");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while subscription(&kernel)["dead_letters"] != 1 {
+        assert!(Instant::now() < deadline, "{}", subscription(&kernel));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    set_mode(&kernel, "ok");
+    create_entry(&kernel, "a");
+    create_entry(&kernel, "b");
+    wait_seen(&kernel, |seen| entry_ids(seen) == ["a", "b"]);
+    wait_no_lag(&kernel);
+    assert_eq!(logged_entry_ids(&kernel), ["pinned", "a", "b"]);
+    let last_seq = as_admin(&kernel, "GET", "/admin/events", None).json()["last_seq"]
+        .as_u64()
+        .unwrap();
+
+    // (The compaction at startup already removed the install events.)
+    let logged = as_admin(&kernel, "GET", "/admin/events?limit=1000", None);
+    let logged = logged.json()["events"].as_array().unwrap().len() as u64;
+    // Compacting needs the manage permission.
+    assert_eq!(kernel.post("/admin/events/compact", "").status, 401);
+    let compacted = as_admin(&kernel, "POST", "/admin/events/compact", None);
+    assert_eq!(compacted.status, 200, "{}", compacted.body);
+    let compaction = &compacted.json()["compaction"];
+    assert_eq!(
+        compaction["handled_through"], last_seq,
+        "{}",
+        compacted.body
+    );
+    // Everything went but the dead-lettered event.
+    assert_eq!(
+        compaction["removed"].as_u64().unwrap(),
+        logged - 1,
+        "{}",
+        compacted.body
+    );
+    assert_eq!(logged_entry_ids(&kernel), ["pinned"]);
+    let all = as_admin(&kernel, "GET", "/admin/events?limit=1000", None);
+    assert_eq!(
+        all.json()["events"].as_array().unwrap().len(),
+        1,
+        "{}",
+        all.body
+    );
+    assert_eq!(all.json()["last_seq"], last_seq);
+
+    // The dead letter still replays, and then its event can go too.
+    let dead = as_admin(&kernel, "GET", "/admin/events/dead-letters", None);
+    let seq = dead.json()["dead_letters"][0]["seq"].as_u64().unwrap();
+    let path = format!("/admin/events/dead-letters/tessera.test.listener/{seq}/replay");
+    let replayed = as_admin(&kernel, "POST", &path, None);
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    assert!(entry_ids(&seen(&kernel)).contains(&"pinned".to_owned()));
+    let again = as_admin(&kernel, "POST", "/admin/events/compact", None);
+    assert_eq!(again.json()["compaction"]["removed"], 1, "{}", again.body);
+    assert!(logged_entry_ids(&kernel).is_empty());
+
+    // Numbering goes on after a compaction, and across a restart.
+    create_entry(&kernel, "c");
+    wait_seen(&kernel, |seen| entry_ids(seen).contains(&"c".to_owned()));
+    let newest_seq = |kernel: &Kernel, id: &str| {
+        let log = as_admin(kernel, "GET", "/admin/events?topic=cms.entry.", None);
+        let events = log.json()["events"].as_array().unwrap().clone();
+        let event = events.iter().find(|event| event["payload"]["id"] == id);
+        event.unwrap_or_else(|| panic!("{id} in {}", log.body))["seq"]
+            .as_u64()
+            .unwrap()
+    };
+    let c = newest_seq(&kernel, "c");
+    assert!(c > last_seq);
+    drop(kernel);
+    let kernel = support::start_with_admin(data.path());
+    create_entry(&kernel, "d");
+    assert!(newest_seq(&kernel, "d") > c);
+
+    let metrics = kernel.get("/metrics").body;
+    assert!(
+        metrics.contains("tessera_events_removed_total"),
+        "{metrics}"
+    );
+    let audit = as_admin(
+        &kernel,
+        "GET",
+        "/admin/audit?action=event.log.compacted",
+        None,
+    );
+    assert_eq!(
+        audit.json()["events"].as_array().unwrap().len(),
+        2,
+        "{}",
+        audit.body
+    );
+}

@@ -5,6 +5,14 @@
 //! # Load trusted native plugins (shared libraries) from packages signed by
 //! # a key in the trust store. Off by default.
 //! native-plugins = true
+//!
+//! [events]
+//! # Keep events in the log this long (default 720 hours, 30 days). Older
+//! # events are removed once every subscriber has handled them; events
+//! # with a dead letter stay until the dead letter is replayed.
+//! retention-hours = 720
+//! # How often the log is compacted (default 600 seconds).
+//! compact-every-seconds = 600
 //! ```
 //!
 //! A missing file means every default. An unknown key is an error naming
@@ -25,6 +33,11 @@ pub const KERNEL_CONFIG_FILE: &str = "kernel.toml";
 /// let config: KernelConfig = toml::from_str("native-plugins = true").unwrap();
 /// assert!(config.native_plugins);
 /// assert!(!KernelConfig::default().native_plugins);
+/// assert_eq!(config.events.retention_hours, 720);
+///
+/// let config: KernelConfig = toml::from_str("[events]\nretention-hours = 24").unwrap();
+/// assert_eq!(config.events.retention_hours, 24);
+/// assert_eq!(config.events.compact_every_seconds, 600);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
@@ -32,6 +45,29 @@ pub struct KernelConfig {
     /// Whether native plugins may be installed and loaded at all (they must
     /// also be signed by a trusted key). Default `false`.
     pub native_plugins: bool,
+    /// How long the event log keeps events (`[events]`).
+    pub events: EventSettings,
+}
+
+/// `[events]` of `<data>/kernel.toml`: the event log's retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", default, deny_unknown_fields)]
+pub struct EventSettings {
+    /// Events older than this many hours are removed from the log once
+    /// every subscriber has handled them. Default 720 (30 days); 0 removes
+    /// events as soon as every subscriber has handled them.
+    pub retention_hours: u64,
+    /// Seconds between two compactions of the log. Default 600.
+    pub compact_every_seconds: u64,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            retention_hours: 720,
+            compact_every_seconds: 600,
+        }
+    }
 }
 
 /// Why `<data>/kernel.toml` could not be used.
@@ -47,7 +83,7 @@ pub enum KernelConfigError {
     },
     /// The file is not valid TOML, has an unknown key or a wrong type.
     #[error(
-        "invalid kernel configuration {path}: {message}; the only setting is `native-plugins = true|false`"
+        "invalid kernel configuration {path}: {message}; the settings are `native-plugins = true|false` and, under `[events]`, `retention-hours` and `compact-every-seconds`"
     )]
     Parse {
         /// The file.
@@ -107,6 +143,8 @@ mod tests {
         for (text, expected) in [
             ("native-plugin = true\n", "native-plugin"),
             ("native-plugins = \"yes\"\n", "native-plugins"),
+            ("[events]\nretention-days = 3\n", "retention-days"),
+            ("[events]\nretention-hours = -1\n", "retention-hours"),
         ] {
             std::fs::write(dir.path().join(KERNEL_CONFIG_FILE), text).unwrap();
             let error = KernelConfig::load(dir.path()).unwrap_err().to_string();

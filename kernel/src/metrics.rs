@@ -59,6 +59,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     plugin_failures: Family<FailureLabels, Counter>,
     events_published: Family<SourceLabels, Counter>,
+    events_removed: Counter,
     event_deliveries: Family<DeliveryLabels, Counter>,
     job_runs: Family<DeliveryLabels, Counter>,
     quota_usage: Arc<QuotaUsage>,
@@ -108,6 +109,12 @@ impl Metrics {
             "Event deliveries to subscribing plugins, by plugin and outcome (delivered, failed, dead_lettered)",
             event_deliveries.clone(),
         );
+        let events_removed = Counter::default();
+        registry.register(
+            "events_removed",
+            "Events removed from the log by retention (older than the retention period and handled by every running subscriber)",
+            events_removed.clone(),
+        );
         let job_runs = Family::<DeliveryLabels, Counter>::default();
         registry.register(
             "job_runs",
@@ -123,6 +130,7 @@ impl Metrics {
             latency,
             plugin_failures,
             events_published,
+            events_removed,
             event_deliveries,
             job_runs,
             quota_usage,
@@ -164,6 +172,11 @@ impl Metrics {
                 source: source.to_owned(),
             })
             .inc();
+    }
+
+    /// Count `count` events removed from the log by retention.
+    pub fn record_events_removed(&self, count: u64) {
+        self.events_removed.inc_by(count);
     }
 
     /// Count one delivery attempt to `plugin` and its `outcome`.

@@ -112,6 +112,7 @@ pub async fn serve(options: ServeOptions, shutdown: ShutdownSignal) -> anyhow::R
     }
     let identity = open_identity(storage.as_ref(), events, &options)?;
     bus.start();
+    bus.start_compaction(lifecycle.config().events.into());
     scheduler.start();
 
     let state = Arc::new(AppState {

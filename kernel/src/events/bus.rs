@@ -18,6 +18,9 @@
 //!   published after it was created. A disabled plugin's cursor waits; it
 //!   catches up when enabled again.
 //!
+//! - **Retention**: events older than the retention period are removed once
+//!   every running subscriber has handled them (see [`RetentionPolicy`]).
+//!
 //! Keys in the kernel namespace `kernel/event-bus`: `cursor/<plugin id>`
 //! (the last handled sequence number) and `dead/<plugin id>/<seq>` (a
 //! [`DeadLetter`]).
@@ -30,6 +33,10 @@ use serde::{Deserialize, Serialize};
 use tessera_host_api::bindings::tessera::plugin::events::Event;
 use tessera_host_api::manifest::topic_matches;
 use tokio::task::JoinHandle;
+
+mod retention;
+
+pub use retention::{Compaction, RetentionPolicy};
 
 use super::EventStore;
 use super::log::LoggedEvent;
@@ -147,6 +154,8 @@ pub struct EventBus {
     workers: Mutex<HashMap<String, JoinHandle<()>>>,
     retrying: Mutex<HashMap<String, String>>,
     supervisor: Mutex<Option<JoinHandle<()>>>,
+    retention: Mutex<RetentionPolicy>,
+    compactor: Mutex<Option<JoinHandle<()>>>,
 }
 
 fn now_ms() -> u64 {
@@ -193,6 +202,8 @@ impl EventBus {
             workers: Mutex::default(),
             retrying: Mutex::default(),
             supervisor: Mutex::default(),
+            retention: Mutex::default(),
+            compactor: Mutex::default(),
         }))
     }
 
@@ -233,6 +244,9 @@ impl EventBus {
     /// being handled is delivered again after the restart.
     pub fn stop(&self) {
         if let Some(handle) = lock(&self.supervisor).take() {
+            handle.abort();
+        }
+        if let Some(handle) = lock(&self.compactor).take() {
             handle.abort();
         }
         for (_, handle) in lock(&self.workers).drain() {

@@ -17,6 +17,8 @@ use crate::storage::{BatchOp, Namespace, StorageError};
 pub const NAMESPACE: &str = "kernel/events";
 
 const NEXT_SEQ: &[u8] = b"meta/next-seq";
+/// Events read (and at most removed in one batch) per page of a compaction.
+const REMOVE_PAGE: usize = 256;
 
 /// One event in the log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -158,6 +160,44 @@ impl EventStore for EventLog {
         }
     }
 
+    /// Remove expired events, a page at a time, each page in one batch.
+    fn remove_expired(
+        &self,
+        through: u64,
+        published_before: u64,
+        keep: &dyn Fn(u64) -> bool,
+    ) -> Result<u64, StorageError> {
+        let mut removed = 0;
+        let mut cursor: Option<Vec<u8>> = None;
+        loop {
+            let page = self
+                .namespace
+                .scan(b"log/", cursor.as_deref(), REMOVE_PAGE)?;
+            let full = page.len() == REMOVE_PAGE;
+            let mut deletes = Vec::new();
+            let mut done = !full;
+            for (key, bytes) in page {
+                let event: LoggedEvent = serde_json::from_slice(&bytes)
+                    .map_err(|error| StorageError::Backend(error.to_string()))?;
+                if event.seq > through || event.published_at >= published_before {
+                    done = true;
+                    break;
+                }
+                if !keep(event.seq) {
+                    deletes.push(BatchOp::Delete(key.clone()));
+                }
+                cursor = Some(key);
+            }
+            if !deletes.is_empty() {
+                removed += deletes.len() as u64;
+                self.namespace.batch(&deletes)?;
+            }
+            if done {
+                return Ok(removed);
+            }
+        }
+    }
+
     /// The sequence number of the newest event (0: none yet).
     fn last_seq(&self) -> u64 {
         *self.last.borrow()
@@ -196,6 +236,38 @@ mod tests {
         assert_eq!(a.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 3]);
         assert_eq!(log.read(None, 2, 10).unwrap().len(), 1);
         assert_eq!(log.read(None, 0, 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn expired_events_are_removed_up_to_the_bounds_and_kept_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SledStorage::open(dir.path()).unwrap();
+        let log = EventLog::open(storage.namespace(NAMESPACE).unwrap()).unwrap();
+        for n in 1..=600 {
+            log.publish("a.event", "kernel", json(n)).unwrap();
+        }
+        let later = u64::MAX;
+        // Nothing is past a bound of 0, nor published before the epoch.
+        assert_eq!(log.remove_expired(0, later, &|_| false).unwrap(), 0);
+        assert_eq!(log.remove_expired(600, 0, &|_| false).unwrap(), 0);
+        // Up to 550 (across pages), keeping 7 and 300.
+        let keep = |seq: u64| seq == 7 || seq == 300;
+        assert_eq!(log.remove_expired(550, later, &keep).unwrap(), 548);
+        let left: Vec<u64> = log
+            .read(None, 0, 1000)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(left.len(), 52);
+        assert_eq!(left[..3], [7, 300, 551]);
+        assert_eq!(left.last(), Some(&600));
+        assert!(log.get(7).unwrap().is_some());
+        assert!(log.get(8).unwrap().is_none());
+        // Removing everything keeps the sequence going.
+        assert_eq!(log.remove_expired(600, later, &|_| false).unwrap(), 52);
+        assert_eq!(log.publish("a.event", "kernel", json(0)).unwrap(), 601);
+        assert_eq!(log.last_seq(), 601);
     }
 
     fn json(value: u32) -> Vec<u8> {

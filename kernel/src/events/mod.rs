@@ -12,7 +12,8 @@ mod log;
 mod store;
 
 pub use bus::{
-    BUS_NAMESPACE, DeadLetter, DeliveryPolicy, EventBus, ReplayError, SubscriptionStatus, wit_event,
+    BUS_NAMESPACE, Compaction, DeadLetter, DeliveryPolicy, EventBus, ReplayError, RetentionPolicy,
+    SubscriptionStatus, wit_event,
 };
 pub use log::{EventLog, LoggedEvent, NAMESPACE};
 pub use store::EventStore;

@@ -27,6 +27,18 @@ pub trait EventStore: Send + Sync {
         wanted: &dyn Fn(&str) -> bool,
     ) -> Result<(Vec<LoggedEvent>, u64), StorageError>;
 
+    /// Remove the events numbered up to `through` that were published
+    /// before `published_before` (milliseconds since the epoch), except
+    /// those `keep` asks to keep; returns how many were removed. Stops at
+    /// the first event outside those bounds: the log is in publishing
+    /// order.
+    fn remove_expired(
+        &self,
+        through: u64,
+        published_before: u64,
+        keep: &dyn Fn(u64) -> bool,
+    ) -> Result<u64, StorageError>;
+
     /// The newest sequence number (0: empty).
     fn last_seq(&self) -> u64;
 

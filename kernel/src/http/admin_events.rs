@@ -7,6 +7,8 @@
 //! | `GET /admin/events/subscriptions` | `admin.events.read` | each subscribing plugin's cursor, lag and state |
 //! | `GET /admin/events/dead-letters?plugin=` | `admin.events.read` | events a plugin failed to handle |
 //! | `POST /admin/events/dead-letters/{plugin}/{seq}/replay` | `admin.events.manage` | deliver one again |
+//! | `GET /admin/events/retention` | `admin.events.read` | the retention policy in force |
+//! | `POST /admin/events/compact` | `admin.events.manage` | remove expired events now |
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -128,6 +130,27 @@ async fn route(
             let plugin = query_param(&query, "plugin");
             let dead = read(&bus, move |bus| bus.dead_letters(plugin.as_deref())).await?;
             Ok(ok(json!({ "dead_letters": dead })))
+        }
+        (&Method::GET, ["retention"]) => {
+            let policy = bus.retention();
+            Ok(ok(json!({
+                "retention_seconds": policy.keep_for.as_secs(),
+                "compact_every_seconds": policy.compact_every.as_secs(),
+                "oldest_seq": read(&bus, |bus| bus.log().read(None, 0, 1)).await?.first().map(|event| event.seq),
+                "last_seq": bus.log().last_seq(),
+            })))
+        }
+        (&Method::POST, ["compact"]) => {
+            let compaction = read(&bus, |bus| bus.compact()).await?;
+            identity.audit().record_or_log(
+                AuditEvent::new("event.log.compacted", &caller.site, &actor_name(&principal))
+                    .target("kernel/events")
+                    .detail(format!(
+                        "{} removed, handled through {}",
+                        compaction.removed, compaction.handled_through
+                    )),
+            );
+            Ok(ok(json!({ "compaction": compaction })))
         }
         (&Method::POST, ["dead-letters", plugin, seq, "replay"]) => {
             let seq: u64 = seq.parse().map_err(|_| {
