@@ -127,11 +127,16 @@ fn signature_holds(secret: &str, header: &str, body: &[u8]) -> bool {
 }
 
 fn start(data: &std::path::Path, origins: &str) -> Kernel {
+    start_configured(data, origins, "")
+}
+
+/// As [`start`], with `extra` lines in the plugin's configuration.
+fn start_configured(data: &std::path::Path, origins: &str, extra: &str) -> Kernel {
     let config = data.join("config");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
         config.join("tessera.integrations.toml"),
-        format!("webhook-origins = \"{origins}\"\nretry-base-ms = \"300\"\nmax-attempts = \"4\"\n"),
+        format!("webhook-origins = \"{origins}\"\nretry-base-ms = \"300\"\nmax-attempts = \"4\"\n{extra}"),
     )
     .unwrap();
     support::start_with_plugins(
@@ -318,4 +323,75 @@ fn webhooks_are_signed_retried_and_replayed_and_inbound_calls_are_checked() {
         events.body
     );
     assert_eq!(items[0]["payload"]["body"]["order"], "SO-1");
+}
+
+#[test]
+fn each_webhook_keeps_only_its_newest_finished_deliveries() {
+    let receiver = Receiver::start(0);
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start_configured(data.path(), &receiver.origin, "keep-deliveries = \"2\"\n");
+    let created = kernel.admin_json(
+        "POST",
+        "/api/integrations/webhooks",
+        Some(json!({"url": format!("{}/hook", receiver.origin), "topics": ["cms.entry.created"]})),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let webhook = created.json()["id"].as_str().unwrap().to_owned();
+    let defined = kernel.admin_json(
+        "PUT",
+        "/api/cms/types/note",
+        Some(json!({"fields": [{"name": "title", "type": "text"}]})),
+    );
+    assert_eq!(defined.status, 201, "{}", defined.body);
+    for n in 1..=5 {
+        let entry = kernel.admin_json(
+            "POST",
+            "/api/cms/types/note/entries",
+            Some(json!({"data": {"title": format!("note {n}")}})),
+        );
+        assert_eq!(entry.status, 201, "{}", entry.body);
+    }
+    // All five are delivered; the log keeps the newest two.
+    let received = poll(|| receiver.received(), |all| all.len() >= 5);
+    assert_eq!(received.len(), 5);
+    let deliveries = format!("/api/integrations/webhooks/{webhook}/deliveries?limit=100");
+    let list = poll(
+        || kernel.admin_json("GET", &deliveries, None),
+        |reply| reply.json()["items"].as_array().unwrap().len() == 2,
+    );
+    let items = list.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2, "{}", list.body);
+    assert!(
+        items.iter().all(|item| item["state"] == "delivered"),
+        "{}",
+        list.body
+    );
+    let kept: Vec<String> = items
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect();
+    // The pruned ones are gone entirely: the oldest delivery id is `dl_2`
+    // (the webhook took `wh_1`).
+    let pruned = kernel.admin_json("GET", "/api/integrations/deliveries/dl_2", None);
+    assert_eq!(pruned.status, 404, "{}", pruned.body);
+    let newest = kernel.admin_json(
+        "GET",
+        &format!("/api/integrations/deliveries/{}", kept[0]),
+        None,
+    );
+    assert_eq!(newest.status, 200, "{}", newest.body);
+
+    // Deleting the webhook removes its finished deliveries too.
+    let deleted = kernel.admin_json(
+        "DELETE",
+        &format!("/api/integrations/webhooks/{webhook}"),
+        None,
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let gone = kernel.admin_json(
+        "GET",
+        &format!("/api/integrations/deliveries/{}", kept[0]),
+        None,
+    );
+    assert_eq!(gone.status, 404, "{}", gone.body);
 }

@@ -5,7 +5,9 @@
 //! connection) is logged and tried again after a growing wait
 //! ([`crate::backoff`]) until `max-attempts`, then it is `failed` and
 //! `integrations.delivery.failed` is published. Any delivery can be
-//! replayed: a new delivery of the same body.
+//! replayed: a new delivery of the same body. Each webhook keeps its newest
+//! `keep-deliveries` finished deliveries; older finished ones are removed
+//! when another one finishes (pending and retrying ones always stay).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -229,6 +231,19 @@ fn attempt(site: &str, id: &str) -> Result<(), Error> {
         };
         Ok(delivery)
     })?;
+    // A deleted webhook keeps none of its finished deliveries.
+    let keep = match webhooks::load(site, &updated.webhook) {
+        Ok(_) => kept_per_webhook(),
+        Err(_) => 0,
+    };
+    if matches!(updated.state, State::Delivered | State::Failed)
+        && let Err(error) = prune(site, &updated.webhook, keep)
+    {
+        log::warn(&format!(
+            "cannot prune the deliveries of webhook {}: {error}",
+            updated.webhook
+        ));
+    }
     match (updated.state, updated.next_attempt_at) {
         (State::Retrying, Some(at)) => schedule(site, id, updated.attempts.len() + 1, at)?,
         (State::Failed, _) => {
@@ -248,6 +263,47 @@ fn attempt(site: &str, id: &str) -> Result<(), Error> {
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Deletes made in one batch while pruning.
+const PRUNE_BATCH: usize = 100;
+
+/// How many finished deliveries each webhook keeps: `keep-deliveries`
+/// (config, default 200).
+fn kept_per_webhook() -> usize {
+    usize::try_from(config_number("keep-deliveries", 200)).unwrap_or(usize::MAX)
+}
+
+/// Removes `webhook`'s finished deliveries beyond its newest `keep`.
+/// Pending and retrying deliveries stay whatever their age.
+pub fn prune(site: &str, webhook: &str, keep: usize) -> Result<(), Error> {
+    let mut removals = Vec::new();
+    for (position, item) in storage::scan(&index_prefix(site, webhook)).enumerate() {
+        let (index, _) = item?;
+        if position < keep {
+            continue;
+        }
+        let Some(id) = index.rsplit('/').next() else {
+            continue;
+        };
+        let record = key(site, id);
+        match storage::get_json::<Delivery>(&record)? {
+            Some(delivery) if matches!(delivery.state, State::Pending | State::Retrying) => {}
+            Some(_) => {
+                removals.push(Operation::delete(record));
+                removals.push(Operation::delete(index));
+            }
+            None => removals.push(Operation::delete(index)),
+        }
+        if removals.len() >= PRUNE_BATCH {
+            storage::batch(&removals)?;
+            removals.clear();
+        }
+    }
+    if !removals.is_empty() {
+        storage::batch(&removals)?;
     }
     Ok(())
 }

@@ -227,6 +227,9 @@ pub fn delete(_: &Request, params: &Params) -> Result<Response, Error> {
     let id = params.require("id")?;
     load(&site, id)?;
     storage::delete(&key(&site, id))?;
+    // Its finished deliveries go with it; pending ones fail at their next
+    // attempt and go then.
+    crate::deliveries::prune(&site, id, 0)?;
     Ok(Response::empty(204))
 }
 
