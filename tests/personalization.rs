@@ -804,3 +804,46 @@ fn erasure_removes_the_profile_and_is_announced() {
     let members = kernel.admin_json("GET", "/api/cdp/segments/reader/members", None);
     assert_eq!(members.json()["size"], 0, "{}", members.body);
 }
+
+#[test]
+fn a_sign_in_records_the_login_without_identify() {
+    let data = tempfile::tempdir().unwrap();
+    let kernel = start(data.path(), "");
+    define_segment(&kernel, "active", json!({"last_login_within_days": 7}));
+
+    // Registration creates the profile; the sign-in that follows (an API
+    // client's: it never calls `/identify`) records the login from the
+    // kernel's `identity.user.signed-in` event.
+    let cli = user(&kernel, "cli", None);
+    let path = format!("/api/cdp/profiles/u:{}", cli.id);
+    let profile = poll(
+        || kernel.admin_json("GET", &path, None),
+        |reply| reply.status == 200 && reply.json()["last_login"].is_u64(),
+    );
+    let profile = profile.json();
+    let first_login = profile["last_login"].as_u64().expect("a login");
+    assert_eq!(profile["segments"], json!(["active"]), "{profile}");
+    assert!(
+        profile["events"].get("identity.user.signed-in").is_none(),
+        "a sign-in is not counted as an event: {profile}"
+    );
+
+    // Signing in again moves it forward.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let body = json!({"username": "cli", "password": "cli-password"}).to_string();
+    assert_eq!(kernel.post("/auth/login", &body).status, 200);
+    let later = poll(
+        || kernel.admin_json("GET", &path, None),
+        |reply| reply.json()["last_login"].as_u64() > Some(first_login),
+    );
+    assert!(
+        later.json()["last_login"].as_u64() > Some(first_login),
+        "{}",
+        later.body
+    );
+    let events = kernel.admin_json("GET", "/admin/events?topic=identity.user.signed-in", None);
+    let events = events.json()["events"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["payload"]["username"], "cli");
+    assert_eq!(events[0]["payload"]["second_factor"], false);
+}

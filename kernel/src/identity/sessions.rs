@@ -118,6 +118,15 @@ impl Identity {
                 .target(&user.username)
                 .address(address),
         );
+        self.publish(
+            "identity.user.signed-in",
+            serde_json::json!({
+                "site": site,
+                "user_id": user.id,
+                "username": user.username,
+                "second_factor": user.totp.as_ref().is_some_and(|totp| totp.confirmed),
+            }),
+        );
         Ok(OpenedSession {
             cookie,
             csrf_token: record.csrf_token,

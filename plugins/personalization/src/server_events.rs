@@ -3,6 +3,7 @@
 //! | topic | effect |
 //! |---|---|
 //! | `identity.user.registered`, `identity.user.created` | the user's profile is created with the login name (and roles, on the default site) |
+//! | `identity.user.signed-in` | `last_login` on the user's profile, when the user has one (a sign-in never recreates an erased profile) |
 //! | `identity.user.*` (others) | ignored (they carry credentials, not behaviour) |
 //! | `commerce.order.*` with `user_id` | the order (total, currency, state) on the buyer's profile; the topic counted as an event; a conversion when listed in `conversion-events` |
 //! | `cms.entry.published` | counted per day as `content_published` in the analytics of everyone (CMS events name no person, so no profile changes) |
@@ -35,6 +36,7 @@ struct UserEvent {
 pub fn on_event(event: &Event) -> Result<(), String> {
     let result = match event.topic.as_str() {
         "identity.user.registered" | "identity.user.created" => user(event),
+        "identity.user.signed-in" => signed_in(event),
         topic if topic.starts_with("commerce.order.") => order(event),
         "cms.entry.published" => published(event),
         _ => Ok(()),
@@ -85,6 +87,38 @@ fn user(event: &Event) -> Result<(), Error> {
         Ok(())
     })?;
     store::register_site(&payload.site)
+}
+
+/// A sign-in, whether or not the browser calls `/identify` afterwards
+/// (API clients never do): `last_login` on the user's existing profile.
+fn signed_in(event: &Event) -> Result<(), Error> {
+    let payload: UserEvent = match serde_json::from_slice(&event.payload) {
+        Ok(payload) => payload,
+        Err(error) => {
+            malformed(event, &error);
+            return Ok(());
+        }
+    };
+    let person = Person::User(payload.user_id.clone());
+    if Person::parse(&person.pid()).is_none() {
+        return Ok(());
+    }
+    let at = event.published_at;
+    let updated = store::update(&payload.site, &person.pid(), at, false, |profile| {
+        if !profile.first_time(&event.id) {
+            return Ok(());
+        }
+        profile.last_login = Some(profile.last_login.map_or(at, |last| last.max(at)));
+        profile.last_seen = profile.last_seen.max(at);
+        Ok(())
+    });
+    match updated {
+        Ok(_) => Ok(()),
+        // No profile (erased, or the user predates this plugin): nothing to
+        // record; `/identify` creates one when the browser comes by.
+        Err(error) if error.status == 404 => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 fn order(event: &Event) -> Result<(), Error> {
