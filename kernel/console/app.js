@@ -297,15 +297,23 @@ async function audit() {
 }
 
 async function events() {
-  const [{ subscriptions, last_seq: last }, { dead_letters: dead }, { topics }] = await Promise.all([
-    api("GET", "/admin/events/subscriptions"), api("GET", "/admin/events/dead-letters"), api("GET", "/admin/events/topics")]);
+  const [{ subscriptions, last_seq: last }, { dead_letters: dead }, { topics }, retention] = await Promise.all([
+    api("GET", "/admin/events/subscriptions"), api("GET", "/admin/events/dead-letters"), api("GET", "/admin/events/topics"),
+    api("GET", "/admin/events/retention")]);
   const subRows = subscriptions.map((s) => [el("code", {}, s.plugin), (s.patterns || []).join(", "), String(s.lag ?? ""),
-    s.delivering ? "delivering" : "idle", s.error || "", String(s.dead_letters ?? 0)]);
+    s.active ? "delivering" : "stopped", s.retrying || "", String(s.dead_letters ?? 0)]);
+  const days = (retention.retention_seconds / 86400).toFixed(retention.retention_seconds % 86400 ? 2 : 0);
+  const compact = el("button", { type: "button", onclick: async () => {
+    const result = await attempt(() => api("POST", "/admin/events/compact"));
+    if (result) { say(`Removed ${result.compaction.removed} expired events`, "ok"); route(); }
+  } }, "Compact now");
   const deadRows = dead.map((d) => [el("code", {}, d.plugin), String(d.seq), d.topic, String(d.attempts), d.error || d.last_error || "",
     el("button", { type: "button", onclick: async () => { await attempt(() => api("POST", `/admin/events/dead-letters/${d.plugin}/${d.seq}/replay`), `Replayed ${d.topic}`); route(); } }, "Replay")]);
   const topicRows = topics.map((t) => [t.topic, String(t.count), String(t.last_seq ?? t.newest ?? "")]);
   return [
     el("section", { class: "card" }, el("h1", {}, "Event bus"), el("p", {}, `Last sequence number: ${last}`),
+      el("p", {}, `Events are kept ${days} days once every running subscriber has handled them; the oldest still logged is `,
+        retention.oldest_seq == null ? "none" : `#${retention.oldest_seq}`, ". ", compact),
       el("h2", {}, "Subscriptions"), table(["Plugin", "Patterns", "Lag", "State", "Retrying error", "Dead letters"], subRows)),
     el("section", { class: "card" }, el("h2", {}, "Dead letters"), table(["Plugin", "Seq", "Topic", "Attempts", "Error", ""], deadRows)),
     el("section", { class: "card" }, el("h2", {}, "Topics"), table(["Topic", "Events", "Newest"], topicRows)),

@@ -43,4 +43,11 @@ await run("console", async (page) => {
   // The audit log records the install.
   await page.getByRole("link", { name: "Audit log" }).click();
   await page.getByRole("cell", { name: "plugin.installed" }).first().waitFor();
+
+  // The event bus page shows the retention policy and compacts on demand.
+  await page.getByRole("link", { name: "Event bus" }).click();
+  await page.getByRole("heading", { name: "Event bus" }).waitFor();
+  await page.getByText("Events are kept 30 days").waitFor();
+  await page.getByRole("button", { name: "Compact now" }).click();
+  await page.getByText(/Removed \d+ expired events/).waitFor();
 });
