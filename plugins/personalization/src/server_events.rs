@@ -51,18 +51,26 @@ fn malformed(event: &Event, error: &serde_json::Error) {
     ));
 }
 
-fn user(event: &Event) -> Result<(), Error> {
+/// The payload of an `identity.user.*` event and the user's profile
+/// person; none (logged) when the payload is not one.
+fn user_event(event: &Event) -> Option<(UserEvent, Person)> {
     let payload: UserEvent = match serde_json::from_slice(&event.payload) {
         Ok(payload) => payload,
         Err(error) => {
             malformed(event, &error);
-            return Ok(());
+            return None;
         }
     };
     let person = Person::User(payload.user_id.clone());
-    if Person::parse(&person.pid()).is_none() {
+    Person::parse(&person.pid())
+        .is_some()
+        .then_some((payload, person))
+}
+
+fn user(event: &Event) -> Result<(), Error> {
+    let Some((payload, person)) = user_event(event) else {
         return Ok(());
-    }
+    };
     // Event handlers run on the default site: only there can the user be
     // looked up for their roles.
     let looked_up = if payload.site == "default" {
@@ -92,17 +100,9 @@ fn user(event: &Event) -> Result<(), Error> {
 /// A sign-in, whether or not the browser calls `/identify` afterwards
 /// (API clients never do): `last_login` on the user's existing profile.
 fn signed_in(event: &Event) -> Result<(), Error> {
-    let payload: UserEvent = match serde_json::from_slice(&event.payload) {
-        Ok(payload) => payload,
-        Err(error) => {
-            malformed(event, &error);
-            return Ok(());
-        }
-    };
-    let person = Person::User(payload.user_id.clone());
-    if Person::parse(&person.pid()).is_none() {
+    let Some((payload, person)) = user_event(event) else {
         return Ok(());
-    }
+    };
     let at = event.published_at;
     let updated = store::update(&payload.site, &person.pid(), at, false, |profile| {
         if !profile.first_time(&event.id) {
