@@ -24,14 +24,13 @@ mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
 use serde_json::json;
 use support::{
-    Measured, build_plugin, load, native_server, options, percentile, print_setup, report,
+    Measured, build_plugin, load, load_requests, native_server, options, print_setup, report,
     runtime_with, tessera_server,
 };
 use tessera_host_api::bindings::tessera::plugin::http_types::Method;
@@ -132,84 +131,35 @@ async fn seed(runtime: &Arc<Runtime>, count: usize) {
     );
 }
 
-/// User + system CPU time of this process (as the shared support measures
-/// it).
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<u64> = after_name
-        .split_whitespace()
-        .map(|field| field.parse().unwrap_or(0))
-        .collect();
-    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
-    Duration::from_millis(ticks * 10)
-}
-
-/// Like `support::load`, but each connection sends `PUT` with a JSON body
-/// to its own cart: connection `c` sets the quantity (1 to 9) of SKUs of
-/// products `c, c + connections, ...` in the cart `tokens[c]`.
+/// Each connection sends `PUT` with a JSON body to its own cart:
+/// connection `c` sets the quantity (1 to 9) of SKUs of products
+/// `c, c + connections, ...` in the cart `tokens[c]`.
 async fn add_to_cart(
     address: SocketAddr,
     tokens: &[String],
     products: usize,
     options: &support::Options,
 ) -> Measured {
-    let cpu_before = cpu_time();
-    let deadline = Instant::now() + Duration::from_secs(options.seconds);
-    let mut tasks = Vec::new();
-    for (connection, token) in tokens.iter().enumerate() {
-        let token = token.clone();
-        tasks.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(address).await.unwrap();
-            stream.set_nodelay(true).unwrap();
-            let (mut sender, link) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .unwrap();
-            tokio::spawn(link);
-            let mut latencies = Vec::new();
-            let mut n = 0usize;
-            while Instant::now() < deadline {
-                // Up to 20 lines per cart, so a cart's size stays bounded.
-                let product = (connection + (n % 20) * 16) % products;
-                let path = format!("/api/commerce/carts/{token}/lines/{}", sku(product, "M"));
-                let body = json!({"quantity": 1 + n % 9}).to_string();
-                let request = hyper::Request::builder()
-                    .method("PUT")
-                    .uri(&path)
-                    .header("host", "bench")
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from(body)))
-                    .unwrap();
-                let started = Instant::now();
-                let response = sender.send_request(request).await.unwrap();
-                let status = response.status();
-                let body = response.into_body().collect().await.unwrap().to_bytes();
-                assert!(
-                    status.is_success(),
-                    "{path} answered {status}: {}",
-                    String::from_utf8_lossy(&body)
-                );
-                latencies.push(started.elapsed());
-                n += 1;
-            }
-            latencies
-        }));
-    }
-    let started = Instant::now();
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.unwrap());
-    }
-    let elapsed = started.elapsed();
-    let cpu = cpu_time().saturating_sub(cpu_before);
-    latencies.sort();
-    Measured {
-        requests: latencies.len(),
-        cpu_per_request: cpu / latencies.len().max(1) as u32,
-        rps: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.50),
-        p99: percentile(&latencies, 0.99),
-    }
+    let tokens = tokens.to_vec();
+    let connections = tokens.len();
+    load_requests(address, connections, options, move |connection, n| {
+        // Up to 20 lines per cart, so a cart's size stays bounded.
+        let product = (connection + (n % 20) * 16) % products;
+        let path = format!(
+            "/api/commerce/carts/{}/lines/{}",
+            tokens[connection],
+            sku(product, "M")
+        );
+        let body = json!({"quantity": 1 + n % 9}).to_string();
+        hyper::Request::builder()
+            .method("PUT")
+            .uri(path)
+            .header("host", "bench")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    })
+    .await
 }
 
 fn main() {

@@ -28,15 +28,13 @@ mod support;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use http_body_util::Full;
 use serde_json::json;
 use support::{
-    Measured, Options, build_plugin, load, native_server, options, percentile, print_setup, report,
-    runtime_with, tessera_server,
+    Measured, Options, build_plugin, load, load_requests, native_server, options, print_setup,
+    report, runtime_with, tessera_server,
 };
 use tessera_host_api::bindings::tessera::plugin::http_types::{Method, Request as WitRequest};
 use tessera_kernel::identity::{AuthMethod, Principal, PrincipalUser};
@@ -159,8 +157,8 @@ fn visitor_id(n: usize) -> String {
     format!("bench-visitor-{n:04}")
 }
 
-/// [`support::load`] with a body and headers: each connection `n` sends
-/// `method path` with `headers(n)` and `body` back to back.
+/// [`support::load`] with a body and headers: each connection `c` sends
+/// `method path` with `headers(c)` and `body` back to back.
 async fn load_with(
     address: SocketAddr,
     method: &str,
@@ -169,60 +167,26 @@ async fn load_with(
     body: &'static [u8],
     options: &Options,
 ) -> Measured {
-    let deadline = Instant::now() + Duration::from_secs(options.seconds);
-    let mut tasks = Vec::new();
-    for connection in 0..options.connections {
-        let method = hyper::Method::from_bytes(method.as_bytes()).unwrap();
-        let path = path.to_owned();
-        let headers = headers(connection);
-        tasks.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(address).await.unwrap();
-            stream.set_nodelay(true).unwrap();
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .unwrap();
-            tokio::spawn(connection);
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let mut request = hyper::Request::builder()
-                    .method(method.clone())
-                    .uri(&path)
-                    .header("host", "bench")
-                    .header("content-type", "application/json");
-                for (name, value) in &headers {
-                    request = request.header(name, value);
-                }
-                let request = request.body(Full::new(Bytes::from_static(body))).unwrap();
-                let started = Instant::now();
-                let response = sender.send_request(request).await.unwrap();
-                let status = response.status();
-                let bytes = response.into_body().collect().await.unwrap().to_bytes();
-                assert!(
-                    status.is_success(),
-                    "{path} answered {status}: {}",
-                    String::from_utf8_lossy(&bytes)
-                );
-                latencies.push(started.elapsed());
+    let method = hyper::Method::from_bytes(method.as_bytes()).unwrap();
+    let path = path.to_owned();
+    let headers: Vec<_> = (0..options.connections).map(headers).collect();
+    load_requests(
+        address,
+        options.connections,
+        options,
+        move |connection, _| {
+            let mut request = hyper::Request::builder()
+                .method(method.clone())
+                .uri(&path)
+                .header("host", "bench")
+                .header("content-type", "application/json");
+            for (name, value) in &headers[connection] {
+                request = request.header(name, value);
             }
-            latencies
-        }));
-    }
-    let started = Instant::now();
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.unwrap());
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Measured {
-        requests: latencies.len(),
-        // Not measured here: the shared helper that reads it is private.
-        cpu_per_request: Duration::ZERO,
-        rps: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.50),
-        p99: percentile(&latencies, 0.99),
-    }
+            request.body(Full::new(Bytes::from_static(body))).unwrap()
+        },
+    )
+    .await
 }
 
 /// `measured` against a `baseline` that is not the native one.

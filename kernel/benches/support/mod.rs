@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tessera_kernel::events::{EventLog, EventStore, NAMESPACE};
@@ -81,34 +81,60 @@ pub fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
 /// Drive `connections` keep-alive HTTP/1.1 connections against `address`
 /// for `seconds`, each sending `method path` back to back.
 pub async fn load(address: SocketAddr, method: &str, path: &str, options: &Options) -> Measured {
+    let method = hyper::Method::from_bytes(method.as_bytes()).unwrap();
+    let path = path.to_owned();
+    load_requests(address, options.connections, options, move |_, _| {
+        hyper::Request::builder()
+            .method(method.clone())
+            .uri(&path)
+            .header("host", "bench")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    })
+    .await
+}
+
+/// Drive `connections` keep-alive HTTP/1.1 connections against `address`
+/// for `options.seconds`; connection `c` sends `request(c, n)` as its
+/// `n`-th request, back to back. Every answer must be a success.
+pub async fn load_requests<F>(
+    address: SocketAddr,
+    connections: usize,
+    options: &Options,
+    request: F,
+) -> Measured
+where
+    F: Fn(usize, usize) -> hyper::Request<Full<Bytes>> + Send + Sync + 'static,
+{
     let cpu_before = process_cpu_time();
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
+    let request = Arc::new(request);
     let mut tasks = Vec::new();
-    for _ in 0..options.connections {
-        let method = hyper::Method::from_bytes(method.as_bytes()).unwrap();
-        let path = path.to_owned();
+    for connection in 0..connections {
+        let request = request.clone();
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(address).await.unwrap();
             stream.set_nodelay(true).unwrap();
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .unwrap();
-            tokio::spawn(connection);
+            let (mut sender, link) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .unwrap();
+            tokio::spawn(link);
             let mut latencies = Vec::new();
+            let mut n = 0usize;
             while Instant::now() < deadline {
-                let request = hyper::Request::builder()
-                    .method(method.clone())
-                    .uri(&path)
-                    .header("host", "bench")
-                    .body(Empty::<Bytes>::new())
-                    .unwrap();
+                let request = request(connection, n);
+                let path = request.uri().to_string();
                 let started = Instant::now();
                 let response = sender.send_request(request).await.unwrap();
                 let status = response.status();
-                response.into_body().collect().await.unwrap();
-                assert!(status.is_success(), "{path} answered {status}");
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                assert!(
+                    status.is_success(),
+                    "{path} answered {status}: {}",
+                    String::from_utf8_lossy(&body)
+                );
                 latencies.push(started.elapsed());
+                n += 1;
             }
             latencies
         }));
